@@ -1,0 +1,133 @@
+//! `depesha`: a self-hosted, durable HTTP message queue and scheduler that speaks the
+//! QStash v2 API.
+//!
+//! - `depesha dev` — a local server with QStash's fixed dev credentials, data kept in
+//!   `--data-dir` across restarts.
+//! - `depesha serve` — production: config from a TOML file and `DEPESHA_*` variables.
+
+mod dev_users;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use depesha_server::App;
+use tokio::net::TcpListener;
+
+use crate::settings::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "depesha",
+    version,
+    about = "A self-hosted, durable HTTP message queue that speaks the QStash v2 API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a local server with the fixed credentials of QStash's dev server.
+    Dev {
+        /// Port to listen on (127.0.0.1 only).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Where to keep data across restarts.
+        #[arg(long, default_value = "./.depesha")]
+        data_dir: PathBuf,
+    },
+    /// Run the production server.
+    Serve {
+        /// TOML configuration file; `DEPESHA_*` variables override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DEPESHA_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Dev { port, data_dir } => {
+            let mut settings = Settings::load(None)?;
+            settings.data_dir = data_dir;
+            settings.listen = format!("127.0.0.1:{port}");
+            let config = settings.server_config(dev_users::dev_users())?;
+            let listener = bind(&settings.listen).await?;
+            let app = App::open(config).await?;
+            let first = &app.state.config.users[0];
+            let keys = app.state.engine.signing_keys(&first.id).await?;
+            println!("Depesha dev server — paste these into your app's environment:\n");
+            println!("QSTASH_URL=http://{}", settings.listen);
+            println!("QSTASH_TOKEN={}", first.token);
+            println!("QSTASH_CURRENT_SIGNING_KEY={}", keys.current);
+            println!("QSTASH_NEXT_SIGNING_KEY={}", keys.next);
+            println!("\nOther test users (token / current key / next key):");
+            for user in &app.state.config.users[1..] {
+                let keys = app.state.engine.signing_keys(&user.id).await?;
+                println!(
+                    "  {}: {} / {} / {}",
+                    user.id, user.token, keys.current, keys.next
+                );
+            }
+            println!(
+                "\nDepesha running at http://{} (data in {})",
+                settings.listen,
+                settings.data_dir.display()
+            );
+            app.serve(listener).await?;
+        }
+        Command::Serve { config } => {
+            let settings = Settings::load(config.as_deref())?;
+            let users = settings.user_configs();
+            if users.is_empty() {
+                return Err("no token configured: set DEPESHA_TOKEN, `token = \"...\"` or [[users]] entries in the config file".into());
+            }
+            let server_config = settings.server_config(users)?;
+            let listener = bind(&settings.listen).await?;
+            let app = App::open(server_config).await?;
+            println!(
+                "Depesha running at http://{} (data in {})",
+                settings.listen,
+                settings.data_dir.display()
+            );
+            app.serve(listener).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn bind(address: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("could not listen on {address}: {e}"))
+}

@@ -1,0 +1,88 @@
+//! Group commit. Every durable write of the engine goes through one committer thread
+//! that drains whatever units are waiting, applies them in a single store transaction
+//! (one fsync), and answers each caller. Under load, one fsync covers hundreds of
+//! publishes; when idle, a lone publish is committed at once — there is no timer that
+//! trades latency for batching. "2xx means fsync'd" holds for every caller, because
+//! each waits for the commit that contains its unit.
+
+use std::sync::Arc;
+
+use depesha_store::{Store, StoreError, Unit, UnitOutcome};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::EngineError;
+
+/// Most units applied in one transaction; bounds the latency of a commit under load.
+const MAX_UNITS_PER_COMMIT: usize = 4096;
+
+struct Request {
+    units: Vec<Unit>,
+    reply: oneshot::Sender<Result<Vec<UnitOutcome>, EngineError>>,
+}
+
+/// Handle to the committer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Committer {
+    /// Starts the committer thread over `store`. The thread ends when every handle is
+    /// dropped.
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, rx) = mpsc::channel::<Request>(16_384);
+        std::thread::Builder::new()
+            .name("depesha-committer".into())
+            .spawn(move || run(store, rx))
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!("could not start the committer thread: {e}"));
+        Committer { tx }
+    }
+
+    /// Applies `units` durably; returns one outcome per unit, in order.
+    pub async fn commit(&self, units: Vec<Unit>) -> Result<Vec<UnitOutcome>, EngineError> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request { units, reply })
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+}
+
+fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        let mut units = batch[0].units.len();
+        while units < MAX_UNITS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(next) => {
+                    units += next.units.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let sizes: Vec<usize> = batch.iter().map(|r| r.units.len()).collect();
+        let (all_units, replies): (Vec<Vec<Unit>>, Vec<_>) =
+            batch.into_iter().map(|r| (r.units, r.reply)).unzip();
+        match store.commit(all_units.into_iter().flatten().collect()) {
+            Ok(outcomes) => {
+                let mut outcomes = outcomes.into_iter();
+                for (reply, size) in replies.into_iter().zip(sizes) {
+                    let mine: Vec<UnitOutcome> = outcomes.by_ref().take(size).collect();
+                    let _ = reply.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                tracing::error!("commit of {units} units failed, nothing was applied: {e}");
+                for reply in replies {
+                    let _ = reply.send(Err(EngineError::Store(StoreError::Io(e.to_string()))));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Tunables of the engine. Defaults are production values; tests shrink the backoff
+//! unit and the retention times.
+
+use std::time::Duration;
+
+use depesha_core::backoff::Backoff;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Deliveries in flight at once, over all users. Beyond it, due messages wait in
+    /// the store, not in memory.
+    pub max_in_flight: usize,
+    /// The default retry backoff (spec §7), with its unit scalable for tests.
+    pub backoff: Backoff,
+    /// Timeout of an attempt whose message sets no `Upstash-Timeout`.
+    pub default_timeout: Duration,
+    /// How long a delivered message stays readable through `GET /v2/messages/{id}`.
+    pub delivered_retention: Duration,
+    /// How long DLQ entries are kept.
+    pub dlq_retention: Duration,
+    /// How long log entries are kept.
+    pub log_retention: Duration,
+    /// How much of a destination's response body is kept (DLQ, logs, callbacks).
+    pub max_response_body: usize,
+    /// How far ahead of now the dispatcher loads due messages into memory.
+    pub lookahead: Duration,
+    /// How often expired data is pruned.
+    pub prune_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_in_flight: 1024,
+            backoff: Backoff::default(),
+            default_timeout: Duration::from_secs(2 * 3600),
+            delivered_retention: Duration::from_secs(3600),
+            dlq_retention: Duration::from_secs(7 * 24 * 3600),
+            log_retention: Duration::from_secs(7 * 24 * 3600),
+            max_response_body: 256 * 1024,
+            lookahead: Duration::from_millis(1000),
+            prune_interval: Duration::from_secs(10),
+        }
+    }
+}

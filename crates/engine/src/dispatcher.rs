@@ -1,0 +1,215 @@
+//! The dispatcher: decides which message is delivered when.
+//!
+//! It keeps in memory only the messages due within a short look-ahead window, in a
+//! min-heap ordered like the store's due-time index. A *watermark* records how far the
+//! index has been loaded: every pending message at or below it is in the heap or in
+//! flight; messages above it stay on disk until the window reaches them. So a million
+//! messages delayed by an hour cost no memory until their hour comes, and a restart
+//! only has to load the next second's worth before it is ready.
+//!
+//! New and rescheduled messages are announced by the engine after their commit
+//! ([`Event::Pending`]); those under the watermark go straight into the heap. A
+//! `tracked` set keeps a message from being in memory twice when an announcement and
+//! an index scan both see it.
+//!
+//! Holding back a due message for a reason other than time — a queue's parallelism, a
+//! flow-control key, a pause — is a decision taken between popping a message and
+//! starting its delivery (see `docs/ARCHITECTURE.md`); the in-flight limit is the first
+//! such reason, and bounds memory and sockets whatever the backlog.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
+use std::sync::Arc;
+
+use depesha_core::UnixMillis;
+use depesha_store::DueKey;
+use tokio::sync::mpsc;
+
+use crate::engine::Inner;
+
+/// Keys loaded per index scan.
+const SCAN_LIMIT: usize = 8192;
+/// The heap never holds more than this; a larger backlog waits on disk.
+const MAX_IN_MEMORY: usize = 200_000;
+
+pub(crate) enum Event {
+    /// A message became pending at this key (new, or rescheduled for a retry).
+    Pending(DueKey),
+    /// A delivery finished; `next` is the message's new key if it was rescheduled.
+    Finished { key: DueKey, next: Option<DueKey> },
+}
+
+/// How far the due-time index has been loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Watermark {
+    /// Nothing loaded yet.
+    Start,
+    /// Every key with `due <= t` is loaded.
+    Through(UnixMillis),
+    /// Every key `<= k` is loaded (a scan stopped at its limit inside a millisecond).
+    At(DueKey),
+}
+
+impl Watermark {
+    fn covers(&self, key: &DueKey) -> bool {
+        match self {
+            Watermark::Start => false,
+            Watermark::Through(t) => key.due <= *t,
+            Watermark::At(k) => key <= k,
+        }
+    }
+
+    /// The time up to which loading is complete.
+    fn frontier(&self) -> UnixMillis {
+        match self {
+            Watermark::Start => 0,
+            Watermark::Through(t) => *t,
+            Watermark::At(k) => k.due.saturating_sub(1),
+        }
+    }
+
+    /// The `after` argument of the next scan.
+    fn scan_after(&self) -> Option<DueKey> {
+        match self {
+            Watermark::Start => None,
+            // Users are never empty, so this sorts after every key of millisecond `t`.
+            Watermark::Through(t) => Some(DueKey {
+                due: t.saturating_add(1),
+                user: String::new(),
+                id: String::new(),
+            }),
+            Watermark::At(k) => Some(k.clone()),
+        }
+    }
+}
+
+pub(crate) struct Dispatcher {
+    inner: Arc<Inner>,
+    events: mpsc::UnboundedReceiver<Event>,
+    heap: BinaryHeap<Reverse<DueKey>>,
+    tracked: HashSet<(String, String)>,
+    watermark: Watermark,
+    in_flight: usize,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(inner: Arc<Inner>, events: mpsc::UnboundedReceiver<Event>) -> Self {
+        Dispatcher {
+            inner,
+            events,
+            heap: BinaryHeap::new(),
+            tracked: HashSet::new(),
+            watermark: Watermark::Start,
+            in_flight: 0,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let lookahead = u64::try_from(self.inner.config.lookahead.as_millis())
+            .unwrap_or(1000)
+            .max(1);
+        loop {
+            let now = self.inner.clock.now();
+            if self.watermark.frontier() < now + lookahead / 2 && self.heap.len() < MAX_IN_MEMORY {
+                self.scan(now + lookahead);
+            }
+            self.start_due(now);
+
+            let mut wake =
+                if matches!(self.watermark, Watermark::At(_)) && self.heap.len() < MAX_IN_MEMORY {
+                    now // more to load at once
+                } else {
+                    self.watermark
+                        .frontier()
+                        .saturating_sub(lookahead / 2)
+                        .max(now + 1)
+                };
+            if self.in_flight < self.inner.config.max_in_flight {
+                if let Some(Reverse(next)) = self.heap.peek() {
+                    wake = wake.min(next.due);
+                }
+            }
+            if wake <= now {
+                // Drain announcements without sleeping, then go round again.
+                while let Ok(event) = self.events.try_recv() {
+                    self.handle(event);
+                }
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let clock = self.inner.clock.clone();
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    Some(event) => {
+                        self.handle(event);
+                        while let Ok(event) = self.events.try_recv() {
+                            self.handle(event);
+                        }
+                    }
+                    None => return, // the engine is gone
+                },
+                _ = clock.sleep_until(wake) => {}
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Pending(key) => self.offer(key),
+            Event::Finished { key, next } => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.tracked.remove(&(key.user, key.id));
+                if let Some(next) = next {
+                    self.offer(next);
+                }
+            }
+        }
+    }
+
+    /// Puts a key in memory if the loaded window covers it and it is not there yet.
+    fn offer(&mut self, key: DueKey) {
+        if self.watermark.covers(&key) && self.tracked.insert((key.user.clone(), key.id.clone())) {
+            self.heap.push(Reverse(key));
+        }
+    }
+
+    /// Loads the next slice of the due-time index, up to `until`.
+    fn scan(&mut self, until: UnixMillis) {
+        let after = self.watermark.scan_after();
+        match self.inner.store.due(after.as_ref(), until, SCAN_LIMIT) {
+            Ok(keys) => {
+                let full = keys.len() == SCAN_LIMIT;
+                let last = keys.last().cloned();
+                for key in keys {
+                    if self.tracked.insert((key.user.clone(), key.id.clone())) {
+                        self.heap.push(Reverse(key));
+                    }
+                }
+                self.watermark = match (full, last) {
+                    (true, Some(last)) => Watermark::At(last),
+                    _ => Watermark::Through(until),
+                };
+            }
+            Err(e) => tracing::error!("could not read the due-time index (will retry): {e}"),
+        }
+    }
+
+    /// Starts every due delivery the in-flight limit allows.
+    fn start_due(&mut self, now: UnixMillis) {
+        while self.in_flight < self.inner.config.max_in_flight {
+            match self.heap.peek() {
+                Some(Reverse(key)) if key.due <= now => {}
+                _ => return,
+            }
+            let Some(Reverse(key)) = self.heap.pop() else {
+                return;
+            };
+            self.in_flight += 1;
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                let next = crate::worker::deliver(&inner, &key).await;
+                inner.announce(Event::Finished { key, next });
+            });
+        }
+    }
+}

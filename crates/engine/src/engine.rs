@@ -1,0 +1,174 @@
+//! The engine's front: what the server calls. It owns the committer, the dispatcher
+//! task, the pruner task, the HTTP client and the signing-key cache.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use depesha_core::keys::SigningKeys;
+use depesha_core::message::MessageState;
+use depesha_store::{DueKey, Store, Unit, UnitOutcome, Write};
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::committer::Committer;
+use crate::config::EngineConfig;
+use crate::dispatcher::{Dispatcher, Event};
+use crate::error::EngineError;
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: EngineConfig,
+    pub(crate) client: reqwest::Client,
+    committer: Committer,
+    events: mpsc::UnboundedSender<Event>,
+    keys: RwLock<HashMap<String, SigningKeys>>,
+    dlq_seq: AtomicU64,
+}
+
+/// Handle to a running engine. Cheap to clone; the background tasks stop when the
+/// last handle is dropped.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Starts the engine over `store`: the committer thread, the dispatcher (which
+    /// resumes every pending message found in the store) and the pruner. Must be called
+    /// inside a Tokio runtime.
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Engine {
+        let (events, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            committer: Committer::start(store.clone()),
+            store,
+            clock,
+            config,
+            client: crate::delivery::http_client(),
+            events,
+            keys: RwLock::new(HashMap::new()),
+            dlq_seq: AtomicU64::new(0),
+        });
+        tokio::spawn(Dispatcher::new(inner.clone(), rx).run());
+        tokio::spawn(crate::pruner::run(Arc::downgrade(&inner)));
+        Engine { inner }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Applies `units` durably (group commit) and hands every message they made
+    /// pending to the dispatcher. When this returns `Ok`, the writes are on disk.
+    pub async fn commit(&self, units: Vec<Unit>) -> Result<Vec<UnitOutcome>, EngineError> {
+        self.inner.commit(units).await
+    }
+
+    /// The user's signing keys.
+    pub async fn signing_keys(&self, user: &str) -> Result<SigningKeys, EngineError> {
+        self.inner.signing_keys(user).await
+    }
+
+    /// Makes sure `user` has signing keys: keeps stored ones, else stores `preset` (the
+    /// fixed keys of the dev users) or a fresh random pair.
+    pub async fn ensure_keys(
+        &self,
+        user: &str,
+        preset: Option<SigningKeys>,
+    ) -> Result<SigningKeys, EngineError> {
+        if let Some(keys) = self.inner.store.keys(user)? {
+            self.inner.cache_keys(user, keys.clone());
+            return Ok(keys);
+        }
+        let keys = preset.unwrap_or_else(SigningKeys::generate);
+        self.inner.put_keys(user, keys.clone()).await?;
+        Ok(keys)
+    }
+
+    /// `current := next`, `next := fresh` (spec §3.9).
+    pub async fn rotate_keys(&self, user: &str) -> Result<SigningKeys, EngineError> {
+        let rotated = self.inner.signing_keys(user).await?.rotated();
+        self.inner.put_keys(user, rotated.clone()).await?;
+        Ok(rotated)
+    }
+}
+
+impl Inner {
+    pub(crate) async fn commit(&self, units: Vec<Unit>) -> Result<Vec<UnitOutcome>, EngineError> {
+        let pending: Vec<Vec<DueKey>> = units.iter().map(pending_keys).collect();
+        let outcomes = self.committer.commit(units).await?;
+        for (keys, outcome) in pending.into_iter().zip(&outcomes) {
+            if matches!(outcome, UnitOutcome::Applied(_)) {
+                for key in keys {
+                    self.announce(Event::Pending(key));
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
+    pub(crate) fn announce(&self, event: Event) {
+        // Fails only when the dispatcher is gone (shutdown); the store still has it all.
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn next_dlq_seq(&self) -> u64 {
+        self.dlq_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) async fn signing_keys(&self, user: &str) -> Result<SigningKeys, EngineError> {
+        if let Some(keys) = self.keys.read().ok().and_then(|k| k.get(user).cloned()) {
+            return Ok(keys);
+        }
+        let keys = match self.store.keys(user)? {
+            Some(keys) => keys,
+            None => {
+                let keys = SigningKeys::generate();
+                self.put_keys(user, keys.clone()).await?;
+                keys
+            }
+        };
+        self.cache_keys(user, keys.clone());
+        Ok(keys)
+    }
+
+    async fn put_keys(&self, user: &str, keys: SigningKeys) -> Result<(), EngineError> {
+        self.commit(vec![Unit::new(vec![Write::PutKeys {
+            user: user.to_string(),
+            keys: keys.clone(),
+        }])])
+        .await?;
+        self.cache_keys(user, keys);
+        Ok(())
+    }
+
+    fn cache_keys(&self, user: &str, keys: SigningKeys) {
+        if let Ok(mut cache) = self.keys.write() {
+            cache.insert(user.to_string(), keys);
+        }
+    }
+}
+
+/// The messages a unit makes pending, as due-index keys.
+fn pending_keys(unit: &Unit) -> Vec<DueKey> {
+    unit.writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::PutMessage(m) if m.state == MessageState::Pending => Some(DueKey {
+                due: m.due,
+                user: m.user.clone(),
+                id: m.id.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,44 @@
+//! What the server needs to know to run. The `depesha` binary builds it from flags,
+//! a TOML file and `DEPESHA_*` variables; tests build it directly.
+
+use std::path::PathBuf;
+
+use depesha_core::keys::SigningKeys;
+use depesha_core::publish::PublishLimits;
+use depesha_engine::EngineConfig;
+
+/// One tenant: a token and what it sees (spec Appendix B).
+#[derive(Debug, Clone)]
+pub struct UserConfig {
+    /// Stable id under which the user's data is stored. Changing a token keeps the data.
+    pub id: String,
+    pub token: String,
+    /// Fixed signing keys (the dev users); `None` → generated on first start, then kept.
+    pub keys: Option<SigningKeys>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub users: Vec<UserConfig>,
+    /// Largest request body accepted (publish body, batch JSON).
+    pub max_body_bytes: usize,
+    pub limits: PublishLimits,
+    /// How long a deduplication id (or content hash) suppresses repeats, in ms.
+    pub dedup_window_ms: u64,
+    pub engine: EngineConfig,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the data directory and the users.
+    pub fn new(data_dir: PathBuf, users: Vec<UserConfig>) -> Self {
+        ServerConfig {
+            data_dir,
+            users,
+            max_body_bytes: 10 * 1024 * 1024,
+            limits: PublishLimits::default(),
+            dedup_window_ms: 10 * 60 * 1000,
+            engine: EngineConfig::default(),
+        }
+    }
+}

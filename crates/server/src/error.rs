@@ -1,0 +1,105 @@
+//! Every error the API can answer, its HTTP status, in one table. Bodies are always
+//! `{"error": "<message>"}` (spec §2.2): the SDKs raise on any non-2xx and show the
+//! text, so the text says what was wrong and what to do.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use depesha_core::InputError;
+use depesha_engine::EngineError;
+use depesha_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or unknown token.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Invalid input: a header, a duration, an expression, a URL, JSON, a filter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The message, DLQ entry, URL group … does not exist for this user.
+    #[error("{0}")]
+    NotFound(String),
+    /// No such route.
+    #[error("no such endpoint: {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("method {0} is not allowed on this endpoint")]
+    MethodNotAllowed(String),
+    #[error("request body is larger than this server's limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// A store or engine failure: nothing was accepted, the client may retry.
+    #[error("{0}")]
+    Internal(String),
+    /// The store refused a write (e.g. the disk is full): nothing was accepted.
+    #[error("the server could not store the request, nothing was accepted; try again later ({0})")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::NotFound(message.into())
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(e: InputError) -> Self {
+        ApiError::BadRequest(e.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidCursor(c) => ApiError::BadRequest(format!(
+                "invalid cursor \"{c}\": pass a cursor from an earlier answer"
+            )),
+            StoreError::Io(m) => ApiError::Unavailable(m),
+            StoreError::Corrupt(m) => {
+                ApiError::Internal(format!("stored data could not be read: {m}"))
+            }
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(s) => s.into(),
+            EngineError::ShuttingDown => {
+                ApiError::Unavailable("the server is shutting down".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!("{self}");
+        }
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

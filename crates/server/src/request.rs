@@ -1,0 +1,48 @@
+//! Reading the parts of a request every handler needs: the body (within the size
+//! limit), the headers as text, the caller's IP, and JSON.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
+use axum::http::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Reads the whole body, refusing more than `limit` bytes with 413.
+pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner.is::<http_body_util::LengthLimitError>() {
+            ApiError::PayloadTooLarge(limit)
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {inner}"))
+        }
+    })
+}
+
+/// Request headers as `(name, value)` text pairs, in order. A value that is not
+/// UTF-8 is refused: it could not be stored and shown faithfully.
+pub fn header_pairs(headers: &HeaderMap) -> ApiResult<Vec<(String, String)>> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let text = std::str::from_utf8(value.as_bytes())
+                .map_err(|_| ApiError::bad_request(format!("header {name} is not valid UTF-8")))?;
+            Ok((name.as_str().to_string(), text.to_string()))
+        })
+        .collect()
+}
+
+/// The peer address of the connection, as the publisher's IP (spec §5 `Upstash-Caller-Ip`).
+pub fn caller_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
+/// Parses a JSON body, with an error that says where it went wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
+}

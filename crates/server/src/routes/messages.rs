@@ -1,0 +1,120 @@
+//! `GET /v2/messages/{id}`, `DELETE /v2/messages/{id}` and bulk cancel
+//! `DELETE /v2/messages` (spec §3.4).
+
+use axum::extract::{Path, Request, State};
+use axum::Json;
+use depesha_core::filter::{self, Scope};
+use depesha_core::log::{LogEntry, LogState};
+use depesha_store::{Guard, Taken, Unit, UnitOutcome, Write};
+use serde_json::{json, Value};
+
+use crate::auth::User;
+use crate::error::{ApiError, ApiResult};
+use crate::request::read_body;
+use crate::state::AppState;
+use crate::views::MessageView;
+
+/// Cancels are committed in slices of this many messages.
+const CANCEL_SLICE: usize = 1000;
+
+pub async fn get(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MessageView>> {
+    state
+        .engine
+        .store()
+        .message(&user.id, &id)?
+        .map(|m| Json(MessageView::of(&m)))
+        .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    match cancel_ids(&state, &user.id, vec![id.clone()]).await? {
+        0 => Err(ApiError::not_found(format!(
+            "message {id} not found (or already delivered, failed or cancelled)"
+        ))),
+        n => Ok(Json(json!({ "cancelled": n }))),
+    }
+}
+
+/// Bulk cancel. Selection by query (`messageIds` or filters, `count`), by JSON body
+/// (the Python SDK's `{"messageIds": [...]}`), or — with neither — every pending
+/// message of the caller.
+pub async fn cancel_many(
+    State(state): State<AppState>,
+    user: User,
+    request: Request,
+) -> ApiResult<Json<Value>> {
+    let (parts, body) = request.into_parts();
+    let mut pairs = crate::query::pairs(parts.uri.query().unwrap_or(""));
+    pairs.retain(|(k, _)| k != "qstash_token");
+    let body = read_body(body, state.config.max_body_bytes).await?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let json: Value = crate::request::parse_json(&body, "cancel body: expected a JSON object")?;
+        pairs.extend(filter::pairs_from_json(&json)?);
+    }
+    let count_given = pairs.iter().any(|(k, _)| k == "count");
+    let (filter, paging) = filter::parse(Scope::Messages, &pairs)?;
+
+    if !filter.ids.is_empty() {
+        let n = cancel_ids(&state, &user.id, filter.ids).await?;
+        return Ok(Json(json!({ "cancelled": n })));
+    }
+    let mut total = 0;
+    loop {
+        let limit = if count_given {
+            paging.count
+        } else {
+            CANCEL_SLICE
+        };
+        let ids = state.engine.store().pending_ids(&user.id, &filter, limit)?;
+        if ids.is_empty() {
+            break;
+        }
+        let n = cancel_ids(&state, &user.id, ids).await?;
+        total += n;
+        // With an explicit count, one slice; callers loop until 0 (spec §3.4).
+        if count_given || n == 0 {
+            break;
+        }
+    }
+    Ok(Json(json!({ "cancelled": total })))
+}
+
+/// Cancels the given messages of `user`; returns how many were pending and are now
+/// cancelled. Each cancel writes `CANCEL_REQUESTED` and `CANCELED` in the same unit,
+/// guarded so that a message delivered or cancelled meanwhile is left alone.
+async fn cancel_ids(state: &AppState, user: &str, ids: Vec<String>) -> ApiResult<u64> {
+    let now = state.engine.clock().now();
+    let mut units = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(message) = state.engine.store().message(user, &id)? else {
+            continue;
+        };
+        let logs = vec![
+            Write::AppendLog(LogEntry::for_message(
+                &message,
+                LogState::CancelRequested,
+                now,
+            )),
+            Write::AppendLog(LogEntry::for_message(&message, LogState::Canceled, now)),
+        ];
+        let guard = Guard::TakePendingMessage {
+            user: user.to_string(),
+            id,
+        };
+        units.push(Unit::guarded(guard, logs));
+    }
+    let outcomes = state.engine.commit(units).await?;
+    let cancelled = outcomes
+        .iter()
+        .filter(|o| matches!(o, UnitOutcome::Applied(Taken::Message(_))))
+        .count();
+    Ok(cancelled as u64)
+}

@@ -1,0 +1,124 @@
+//! # depesha-store
+//!
+//! Storage of Depesha as small traits, one per concern (messages, DLQ, logs, keys),
+//! plus one write path: [`Store::commit`] applies a list of [`Unit`]s atomically and
+//! durably. "Durably" is the product's promise: when `commit` returns `Ok`, the data
+//! has been fsync'd and survives `kill -9` and power loss. Callers batch many units
+//! into one commit (group commit) to reach throughput without skipping fsync.
+//!
+//! Backends: [`embedded::EmbeddedStore`] (redb, one file in the data directory).
+//! The conformance suite in `tests/` runs against every backend.
+
+pub mod embedded;
+mod error;
+mod unit;
+
+pub use error::{StoreError, StoreResult};
+pub use unit::{Guard, Rejection, Taken, Unit, UnitOutcome, Write};
+
+use depesha_core::dlq::DlqEntry;
+use depesha_core::filter::{Filter, Order};
+use depesha_core::keys::SigningKeys;
+use depesha_core::log::LogEntry;
+use depesha_core::message::Message;
+use depesha_core::UnixMillis;
+
+/// A position in the due-time index: messages are delivered in `(due, user, id)`
+/// order. The dispatcher pages through this index instead of scanning messages.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DueKey {
+    pub due: UnixMillis,
+    pub user: String,
+    pub id: String,
+}
+
+/// One page of a listing, with the cursor of the next page (`None` on the last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Pending and recently delivered messages.
+pub trait MessageStore {
+    /// One message of `user`, pending or delivered-and-not-yet-pruned.
+    fn message(&self, user: &str, id: &str) -> StoreResult<Option<Message>>;
+
+    /// Up to `limit` keys of pending messages with `due <= until`, in index order,
+    /// strictly after `after` when given.
+    fn due(
+        &self,
+        after: Option<&DueKey>,
+        until: UnixMillis,
+        limit: usize,
+    ) -> StoreResult<Vec<DueKey>>;
+
+    /// Ids of `user`'s *pending* messages that match `filter`, at most `limit`.
+    fn pending_ids(&self, user: &str, filter: &Filter, limit: usize) -> StoreResult<Vec<String>>;
+
+    /// Number of pending messages (all users).
+    fn pending_count(&self) -> StoreResult<u64>;
+}
+
+/// Dead-letter entries.
+pub trait DlqStore {
+    fn dlq_entry(&self, user: &str, dlq_id: &str) -> StoreResult<Option<DlqEntry>>;
+
+    /// Entries of `user` matching `filter`; `cursor` is a `next_cursor` of an earlier
+    /// page with the same order. Default order: earliest first.
+    fn dlq_page(
+        &self,
+        user: &str,
+        filter: &Filter,
+        cursor: Option<&str>,
+        count: usize,
+        order: Order,
+    ) -> StoreResult<Page<DlqEntry>>;
+}
+
+/// The per-message state history.
+pub trait LogStore {
+    /// Log entries of `user` matching `filter`. Default order: latest first.
+    fn log_page(
+        &self,
+        user: &str,
+        filter: &Filter,
+        cursor: Option<&str>,
+        count: usize,
+        order: Order,
+    ) -> StoreResult<Page<LogEntry>>;
+}
+
+/// Signing keys per user.
+pub trait KeyStore {
+    fn keys(&self, user: &str) -> StoreResult<Option<SigningKeys>>;
+}
+
+/// What [`Store::prune`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneStats {
+    pub messages: u64,
+    pub dlq_entries: u64,
+    pub dedup_keys: u64,
+    pub log_entries: u64,
+}
+
+/// A complete backend.
+pub trait Store: MessageStore + DlqStore + LogStore + KeyStore + Send + Sync + 'static {
+    /// Applies `units` in order in one transaction and makes it durable before
+    /// returning. Each unit is all-or-nothing: its guard is checked first (against the
+    /// state left by the units before it) and, if it holds, all its writes are applied.
+    /// Returns one outcome per unit. An `Err` means nothing was applied.
+    fn commit(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>>;
+
+    /// Removes what has expired by `now`: delivered messages past `expires_at`, DLQ
+    /// entries past their retention, deduplication keys past their window, and log
+    /// entries older than `logs_before`. Bounded work per call (`limit` rows per kind),
+    /// so a large backlog is pruned over several calls without a long transaction.
+    fn prune(
+        &self,
+        now: UnixMillis,
+        logs_before: UnixMillis,
+        limit: usize,
+    ) -> StoreResult<PruneStats>;
+}

@@ -1,0 +1,169 @@
+//! Fixtures and backends for the conformance suite.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use depesha_core::dlq::{dlq_id, DlqEntry};
+use depesha_core::flow_control::FlowControl;
+use depesha_core::header_map::HeaderMap;
+use depesha_core::log::{HttpResponse, LogEntry, LogState};
+use depesha_core::message::{CallbackSpec, DeliveryOptions, Message, MessageState, Origin};
+use depesha_core::redact::Redaction;
+use depesha_core::retry_delay::RetryDelay;
+use depesha_store::embedded::EmbeddedStore;
+use depesha_store::{Store, Unit, UnitOutcome, Write};
+
+/// A backend under test: something that can open (and reopen) one store, also from
+/// another process.
+pub trait Backend: Sized {
+    type S: Store;
+
+    /// A fresh, empty storage location.
+    fn fresh() -> Self;
+
+    /// Opens the store at this location. Each call is a new "process start": the
+    /// caller drops the previous store first.
+    fn open(&self) -> Self::S;
+
+    /// A string that names this location, for a child process.
+    fn location(&self) -> String;
+
+    /// The backend at a location named by [`Backend::location`], without owning it.
+    fn at(location: &str) -> Self;
+}
+
+/// The embedded (redb) backend, in a temporary directory.
+pub struct Embedded {
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Backend for Embedded {
+    type S = EmbeddedStore;
+
+    fn fresh() -> Self {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        Embedded {
+            dir: temp.path().join("data"),
+            _temp: Some(temp),
+        }
+    }
+
+    fn open(&self) -> EmbeddedStore {
+        EmbeddedStore::open(&self.dir).expect("open the embedded store")
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn at(location: &str) -> Self {
+        Embedded {
+            dir: PathBuf::from(location),
+            _temp: None,
+        }
+    }
+}
+
+/// A pending message with every optional field set, so round trips cover them all.
+pub fn message(user: &str, id: &str, due: u64) -> Message {
+    let mut headers = HeaderMap::new();
+    headers.insert("Content-Type".into(), vec!["application/json".into()]);
+    headers.insert("X-Two".into(), vec!["a".into(), "b".into()]);
+    let callback_options = DeliveryOptions {
+        method: Some("PUT".into()),
+        headers: headers.clone(),
+        retries: Some(2),
+        retry_delay: Some(RetryDelay::parse("1000 * (1 + retried)").expect("valid expression")),
+        timeout_ms: Some(5_000),
+        delay_ms: Some(10),
+        flow_control: None,
+        callback: None,
+        failure_callback: None,
+    };
+    Message {
+        id: id.into(),
+        user: user.into(),
+        url: format!("https://example.com/hook/{id}?q=1"),
+        topic_name: Some("topic".into()),
+        endpoint_name: Some("endpoint".into()),
+        queue_name: Some("queue".into()),
+        schedule_id: None,
+        method: "POST".into(),
+        headers,
+        body: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+        max_retries: 3,
+        retried: 0,
+        retry_delay: Some(RetryDelay::parse("pow(2, retried) * 100").expect("valid expression")),
+        timeout_ms: Some(30_000),
+        not_before: due,
+        created_at: due,
+        due,
+        callback: Some(CallbackSpec {
+            url: "https://example.com/callback".into(),
+            options: callback_options,
+        }),
+        failure_callback: None,
+        caller_ip: Some("10.0.0.1".into()),
+        labels: vec!["first".into(), "second".into()],
+        redaction: Redaction {
+            body: true,
+            all_headers: false,
+            headers: vec!["authorization".into()],
+        },
+        flow_control: Some(FlowControl {
+            key: "fc".into(),
+            parallelism: Some(2),
+            rate: None,
+            period_secs: 1,
+        }),
+        dedup_id: None,
+        origin: Origin::Callback {
+            source_message_id: "msg_source".into(),
+        },
+        state: MessageState::Pending,
+        expires_at: None,
+    }
+}
+
+/// `m` after its final, successful attempt.
+pub fn delivered(mut m: Message, expires_at: u64) -> Message {
+    m.state = MessageState::Delivered;
+    m.retried += 1;
+    m.expires_at = Some(expires_at);
+    m
+}
+
+pub fn dlq_entry(user: &str, failed_at: u64, seq: u64, expires_at: u64) -> DlqEntry {
+    let id = dlq_id(failed_at, seq);
+    DlqEntry {
+        message: message(user, &format!("msg_{id}"), failed_at),
+        response: Some(HttpResponse {
+            status: 500,
+            headers: HeaderMap::new(),
+            body: b"boom".to_vec(),
+        }),
+        error: None,
+        failed_at,
+        expires_at,
+        dlq_id: id,
+    }
+}
+
+pub fn log(user: &str, message_id: &str, state: LogState, time: u64) -> LogEntry {
+    LogEntry::for_message(&message(user, message_id, time), state, time)
+}
+
+pub fn put(m: Message) -> Unit {
+    Unit::new(vec![Write::PutMessage(m)])
+}
+
+/// Commits and asserts every unit applied.
+pub fn commit_all(store: &impl Store, units: Vec<Unit>) -> Vec<UnitOutcome> {
+    let outcomes = store.commit(units).expect("commit");
+    for outcome in &outcomes {
+        assert!(matches!(outcome, UnitOutcome::Applied(_)), "not applied: {outcome:?}");
+    }
+    outcomes
+}
