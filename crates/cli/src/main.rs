@@ -104,7 +104,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 settings.listen,
                 settings.data_dir.display()
             );
-            app.serve(listener).await?;
+            app.serve_until(listener, shutdown_signal()).await?;
         }
         Command::Serve { config } => {
             let settings = Settings::load(config.as_deref())?;
@@ -120,10 +120,33 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 settings.listen,
                 settings.data_dir.display()
             );
-            app.serve(listener).await?;
+            app.serve_until(listener, shutdown_signal()).await?;
         }
     }
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    eprintln!("shutting down: no new requests; everything accepted is already on disk");
 }
 
 async fn bind(address: &str) -> Result<TcpListener, String> {

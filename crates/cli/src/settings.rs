@@ -147,7 +147,7 @@ impl Settings {
         };
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let max_timeout = duration("max_timeout", &self.max_timeout)?;
-        if self.backoff_unit_ms == 0 || !(self.backoff_base >= 0.0) {
+        if self.backoff_unit_ms == 0 || !self.backoff_base.is_finite() || self.backoff_base < 0.0 {
             return Err(SettingsError::Invalid(
                 "backoff_unit_ms must be > 0 and backoff_base >= 0".into(),
             ));

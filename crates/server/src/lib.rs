@@ -80,11 +80,23 @@ impl App {
 
     /// Serves the API on `listener` until the process ends.
     pub async fn serve(self, listener: TcpListener) -> Result<(), ServerError> {
+        self.serve_until(listener, std::future::pending()).await
+    }
+
+    /// Serves the API on `listener` until `shutdown` resolves, then stops accepting
+    /// connections and lets requests in progress finish. Nothing needs flushing:
+    /// everything answered 2xx is already on disk.
+    pub async fn serve_until(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let router = routes::router(self.state);
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
+        .with_graceful_shutdown(shutdown)
         .await?;
         Ok(())
     }

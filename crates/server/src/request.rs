@@ -46,3 +46,21 @@ pub fn caller_ip(extensions: &axum::http::Extensions) -> Option<String> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> ApiResult<T> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
 }
+
+/// The `{id}` segment of a path, with a JSON error instead of axum's plain-text one
+/// when it cannot be decoded (e.g. `%FF`).
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| IdPath(id))
+            .map_err(|e| ApiError::bad_request(format!("invalid id in the path: {e}")))
+    }
+}

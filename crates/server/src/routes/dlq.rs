@@ -2,7 +2,7 @@
 //! bulk retry. A retry re-publishes the entry as a new message (same destination,
 //! headers and original — unredacted — body) and removes the entry, in one unit.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
 use crate::publishing::creation_writes;
-use crate::request::{header_pairs, parse_json, read_body};
+use crate::request::{header_pairs, parse_json, read_body, IdPath};
 use crate::state::AppState;
 use crate::views::DlqView;
 
@@ -45,7 +45,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     user: User,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Json<DlqView>> {
     state
         .engine
@@ -58,7 +58,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     user: User,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
     let outcomes = state
         .engine
@@ -96,7 +96,7 @@ pub async fn delete_many(
 pub async fn retry_one(
     State(state): State<AppState>,
     user: User,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     request: Request,
 ) -> ApiResult<Response> {
     let overrides = overrides(&state, &request)?;

@@ -1,7 +1,7 @@
 //! `GET /v2/messages/{id}`, `DELETE /v2/messages/{id}` and bulk cancel
 //! `DELETE /v2/messages` (spec §3.4).
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::Json;
 use depesha_core::filter::{self, Scope};
 use depesha_core::log::{LogEntry, LogState};
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
-use crate::request::read_body;
+use crate::request::{read_body, IdPath};
 use crate::state::AppState;
 use crate::views::MessageView;
 
@@ -20,7 +20,7 @@ const CANCEL_SLICE: usize = 1000;
 pub async fn get(
     State(state): State<AppState>,
     user: User,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Json<MessageView>> {
     state
         .engine
@@ -33,7 +33,7 @@ pub async fn get(
 pub async fn cancel(
     State(state): State<AppState>,
     user: User,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
     match cancel_ids(&state, &user.id, vec![id.clone()]).await? {
         0 => Err(ApiError::not_found(format!(

@@ -10,6 +10,7 @@ pub mod publish;
 use axum::http::{Method, Uri};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -33,7 +34,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/keys/rotate", post(keys::rotate))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        // A panic is a bug, but it must not take down the connection without an
+        // answer: the client gets a 500 JSON error and nothing half-stored (every
+        // write is a unit committed as a whole).
+        .layer(CatchPanicLayer::custom(panic_answer))
         .with_state(state)
+}
+
+fn panic_answer(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ApiError::Internal("internal error while handling the request; nothing was accepted".into())
+        .into_response()
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

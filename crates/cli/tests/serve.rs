@@ -1,0 +1,127 @@
+//! `depesha serve`: configuration from a TOML file and `DEPESHA_*` variables, refusal
+//! to start without a token, and signing keys created once and kept.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_depesha");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A minimal HTTP/1.1 GET; returns (status, body).
+fn get(port: u16, path: &str, token: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+fn start(config: &Path, port: u16) -> Server {
+    let child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("DEPESHA_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("depesha starts");
+    Server(child)
+}
+
+fn wait_for_keys(port: u16, token: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some((200, body)) = get(port, "/v2/keys", token) {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server did not answer GET /v2/keys in time");
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(BIN)
+        .arg("serve")
+        .env("DEPESHA_DATA_DIR", dir.path())
+        .env_remove("DEPESHA_TOKEN")
+        .output()
+        .expect("depesha runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no token configured"), "{stderr}");
+}
+
+#[test]
+fn serve_rejects_a_bad_setting_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(BIN)
+        .arg("serve")
+        .env("DEPESHA_DATA_DIR", dir.path())
+        .env("DEPESHA_TOKEN", "t")
+        .env("DEPESHA_LOG_RETENTION", "a week")
+        .output()
+        .expect("depesha runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("log_retention"), "{stderr}");
+}
+
+#[test]
+fn serve_reads_users_from_toml_and_keeps_their_keys_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("depesha.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\nlog_retention = \"3d\"\n\n[[users]]\nname = \"shop\"\ntoken = \"shop-token\"\n\n[[users]]\nname = \"billing\"\ntoken = \"billing-token\"\n",
+            data.display().to_string()
+        ),
+    )
+    .expect("config written");
+
+    let port = free_port();
+    let first = {
+        let _server = start(&config, port);
+        let shop = wait_for_keys(port, "shop-token");
+        let billing = wait_for_keys(port, "billing-token");
+        assert_ne!(shop, billing, "every user has keys of its own");
+        assert!(shop.contains("\"current\":\"sig_"), "{shop}");
+        assert_eq!(get(port, "/v2/keys", "nobody").map(|(s, _)| s), Some(401));
+        shop
+    };
+    let port = free_port();
+    let _server = start(&config, port);
+    assert_eq!(
+        wait_for_keys(port, "shop-token"),
+        first,
+        "keys are created once and kept"
+    );
+}
