@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::header_map::append;
 use crate::message::{CallbackSpec, Message, MessageState, Origin};
+use crate::redact::Redaction;
 use crate::retry_policy::AttemptResult;
 use crate::UnixMillis;
 
@@ -100,7 +101,13 @@ pub fn callback_message(
         failure_callback: options.failure_callback.as_deref().cloned(),
         caller_ip: source.caller_ip.clone(),
         labels: source.labels.clone(),
-        redaction: Default::default(),
+        // The body repeats the source's headers and body. If the publisher asked for
+        // any of those to be redacted, reads of the callback message hide its body
+        // too; the callback URL still receives it whole.
+        redaction: Redaction {
+            body: !source.redaction.is_empty(),
+            ..Redaction::default()
+        },
         flow_control: options.flow_control.clone(),
         dedup_id: None,
         origin: match kind {

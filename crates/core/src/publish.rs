@@ -452,9 +452,11 @@ pub fn build_message(
     limits: &PublishLimits,
 ) -> Message {
     let options = &parsed.options;
+    // spec §3.1: deliverable at max(now, Upstash-Not-Before | now + Upstash-Delay).
     let not_before = parsed
         .not_before
-        .unwrap_or_else(|| new.now.saturating_add(options.delay_ms.unwrap_or(0)));
+        .unwrap_or_else(|| new.now.saturating_add(options.delay_ms.unwrap_or(0)))
+        .max(new.now);
     Message {
         id: new.id,
         user: new.user.to_string(),
@@ -474,7 +476,7 @@ pub fn build_message(
         timeout_ms: options.timeout_ms,
         not_before,
         created_at: new.now,
-        due: not_before.max(new.now),
+        due: not_before,
         callback: options.callback.as_deref().cloned(),
         failure_callback: options.failure_callback.as_deref().cloned(),
         caller_ip: new.caller_ip,

@@ -20,7 +20,11 @@ fn source() -> depesha_core::message::Message {
         NewMessage {
             id: "msg_src".into(),
             user: "u",
-            target: Target { url: "http://dest/".into(), topic_name: None, endpoint_name: None },
+            target: Target {
+                url: "http://dest/".into(),
+                topic_name: None,
+                endpoint_name: None,
+            },
             queue_name: None,
             schedule_id: None,
             body: b"hello".to_vec(),
@@ -36,8 +40,14 @@ fn source() -> depesha_core::message::Message {
 fn the_body_describes_the_attempt() {
     let mut src = source();
     src.retried = 1;
-    let result = AttemptResult::Response(HttpResponse { status: 500, headers: HeaderMap::new(), body: b"oops".to_vec() });
-    let body: serde_json::Value = serde_json::from_slice(&callback_body(&src, &result, &CallbackKind::Callback)).expect("json");
+    let result = AttemptResult::Response(HttpResponse {
+        status: 500,
+        headers: HeaderMap::new(),
+        body: b"oops".to_vec(),
+    });
+    let body: serde_json::Value =
+        serde_json::from_slice(&callback_body(&src, &result, &CallbackKind::Callback))
+            .expect("json");
     assert_eq!(body["status"], 500);
     assert_eq!(body["body"], "b29wcw==");
     assert_eq!(body["retried"], 1);
@@ -55,9 +65,15 @@ fn the_body_describes_the_attempt() {
 
 #[test]
 fn a_failure_callback_names_its_dlq_entry() {
-    let kind = CallbackKind::Failure { dlq_id: "1-0".into() };
-    let body: serde_json::Value =
-        serde_json::from_slice(&callback_body(&source(), &AttemptResult::NoResponse("refused".into()), &kind)).expect("json");
+    let kind = CallbackKind::Failure {
+        dlq_id: "1-0".into(),
+    };
+    let body: serde_json::Value = serde_json::from_slice(&callback_body(
+        &source(),
+        &AttemptResult::NoResponse("refused".into()),
+        &kind,
+    ))
+    .expect("json");
     assert_eq!(body["dlqId"], "1-0");
     assert_eq!(body["status"], 0);
 }
@@ -66,11 +82,23 @@ fn a_failure_callback_names_its_dlq_entry() {
 fn the_callback_message_uses_the_callback_layer() {
     let src = source();
     let spec = src.callback.clone().expect("callback");
-    let m = callback_message(&src, &spec, &CallbackKind::Callback, b"{}".to_vec(), "msg_cb".into(), 2000);
+    let m = callback_message(
+        &src,
+        &spec,
+        &CallbackKind::Callback,
+        b"{}".to_vec(),
+        "msg_cb".into(),
+        2000,
+    );
     assert_eq!(m.url, "http://cb/");
     assert_eq!(m.headers["X-Cb"], ["1"]);
     assert_eq!(m.headers["Content-Type"], ["application/json"]);
     assert_eq!(m.max_retries, 2, "defaults to the source's retries");
     assert_eq!(m.due, 7000, "Upstash-Callback-Delay applies");
-    assert_eq!(m.origin, Origin::Callback { source_message_id: "msg_src".into() });
+    assert_eq!(
+        m.origin,
+        Origin::Callback {
+            source_message_id: "msg_src".into()
+        }
+    );
 }

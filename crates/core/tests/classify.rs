@@ -1,9 +1,14 @@
 //! Header classification, as spec §4.1 and §4.2 describe it.
 
-use depesha_core::publish::{build_message, classify, deduplication_key, NewMessage, PublishLimits, Target};
+use depesha_core::publish::{
+    build_message, classify, deduplication_key, NewMessage, PublishLimits, Target,
+};
 
 fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn parse(pairs: &[(&str, &str)]) -> depesha_core::publish::PublishHeaders {
@@ -24,12 +29,22 @@ fn forward_headers_lose_their_prefix_and_get_canonical_names() {
         ("Content-Type", "application/json"),
     ]);
     let names: Vec<&str> = p.options.headers.keys().map(String::as_str).collect();
-    assert_eq!(names, ["Bypass-Tunnel-Reminder", "Content-Type", "Upstash-Workflow-Sdk-Version"]);
+    assert_eq!(
+        names,
+        [
+            "Bypass-Tunnel-Reminder",
+            "Content-Type",
+            "Upstash-Workflow-Sdk-Version"
+        ]
+    );
 }
 
 #[test]
 fn two_spellings_of_one_forwarded_header_are_kept_as_two_values() {
-    let p = parse(&[("Upstash-Forward-TEST-CASE", "a"), ("upstash-forward-test-case", "b")]);
+    let p = parse(&[
+        ("Upstash-Forward-TEST-CASE", "a"),
+        ("upstash-forward-test-case", "b"),
+    ]);
     assert_eq!(p.options.headers["Test-Case"], ["a", "b"]);
 }
 
@@ -37,7 +52,11 @@ fn two_spellings_of_one_forwarded_header_are_kept_as_two_values() {
 fn plain_headers_are_not_forwarded_unless_header_forward_is_true() {
     let p = parse(&[("X-Plain", "1"), ("Authorization", "Bearer t")]);
     assert!(p.options.headers.is_empty());
-    let p = parse(&[("Upstash-Header-Forward", "true"), ("X-Plain", "1"), ("Authorization", "Bearer t")]);
+    let p = parse(&[
+        ("Upstash-Header-Forward", "true"),
+        ("X-Plain", "1"),
+        ("Authorization", "Bearer t"),
+    ]);
     assert_eq!(p.options.headers["X-Plain"], ["1"]);
     assert!(!p.options.headers.contains_key("Authorization"));
 }
@@ -53,17 +72,26 @@ fn config_headers_are_parsed() {
         ("Upstash-Label", "a, b"),
         ("Upstash-Content-Based-Deduplication", "True"),
         ("Upstash-Flow-Control-Key", "k"),
-        ("Upstash-Flow-Control-Value", "parallelism=2,rate=10, period=1m"),
+        (
+            "Upstash-Flow-Control-Value",
+            "parallelism=2,rate=10, period=1m",
+        ),
     ]);
     assert_eq!(p.options.method(), "PUT");
     assert_eq!(p.options.retries, Some(5));
     assert_eq!(p.options.delay_ms, Some(60_000));
     assert_eq!(p.options.timeout_ms, Some(30_000));
-    assert_eq!(p.options.retry_delay.as_ref().map(|r| r.delay_ms(3)), Some(8000));
+    assert_eq!(
+        p.options.retry_delay.as_ref().map(|r| r.delay_ms(3)),
+        Some(8000)
+    );
     assert_eq!(p.labels, ["a", "b"]);
     assert!(p.content_based_deduplication);
     let flow = p.options.flow_control.expect("flow control");
-    assert_eq!((flow.parallelism, flow.rate, flow.period_secs), (Some(2), Some(10), 60));
+    assert_eq!(
+        (flow.parallelism, flow.rate, flow.period_secs),
+        (Some(2), Some(10), 60)
+    );
 }
 
 #[test]
@@ -76,7 +104,10 @@ fn callback_layers_are_configured_like_a_publish() {
         ("Upstash-Callback-X-Py-Style", "v"),
         ("Upstash-Failure-Callback", "https://fail.example/y"),
         ("Upstash-Failure-Callback-Forward-Reason", "r"),
-        ("Upstash-Callback-Failure-Callback", "https://cb-fail.example/z"),
+        (
+            "Upstash-Callback-Failure-Callback",
+            "https://cb-fail.example/z",
+        ),
     ]);
     let cb = p.options.callback.expect("callback");
     assert_eq!(cb.url, "https://cb.example/x");
@@ -91,7 +122,10 @@ fn callback_layers_are_configured_like_a_publish() {
     );
     let failure = p.options.failure_callback.expect("failure callback");
     assert_eq!(failure.options.headers["Reason"], ["r"]);
-    assert!(p.options.headers.is_empty(), "callback headers are not sent to the destination");
+    assert!(
+        p.options.headers.is_empty(),
+        "callback headers are not sent to the destination"
+    );
 }
 
 #[test]
@@ -101,7 +135,11 @@ fn not_before_is_seconds_and_wins_over_delay() {
         NewMessage {
             id: "msg_1".into(),
             user: "u",
-            target: Target { url: "http://x/".into(), topic_name: None, endpoint_name: None },
+            target: Target {
+                url: "http://x/".into(),
+                topic_name: None,
+                endpoint_name: None,
+            },
             queue_name: None,
             schedule_id: None,
             body: Vec::new(),
@@ -123,13 +161,28 @@ fn bad_values_are_refused_with_the_header_named() {
         (vec![("Upstash-Retries", "-1")], "Upstash-Retries"),
         (vec![("Upstash-Retries", "21")], "maximum"),
         (vec![("Upstash-Method", "FETCH")], "Upstash-Method"),
-        (vec![("Upstash-Retry-Delay", "1000 +")], "Upstash-Retry-Delay"),
+        (
+            vec![("Upstash-Retry-Delay", "1000 +")],
+            "Upstash-Retry-Delay",
+        ),
         (vec![("Upstash-Timeout", "0")], "Upstash-Timeout"),
         (vec![("Upstash-Not-Before", "soon")], "Upstash-Not-Before"),
         (vec![("Upstash-Callback", "ftp://x")], "Upstash-Callback"),
-        (vec![("Upstash-Callback-Retries", "x"), ("Upstash-Callback", "http://a/")], "Upstash-Callback-Retries"),
-        (vec![("Upstash-Flow-Control-Value", "parallelism=1")], "Upstash-Flow-Control-Key"),
-        (vec![("Upstash-Content-Based-Deduplication", "maybe")], "Upstash-Content-Based-Deduplication"),
+        (
+            vec![
+                ("Upstash-Callback-Retries", "x"),
+                ("Upstash-Callback", "http://a/"),
+            ],
+            "Upstash-Callback-Retries",
+        ),
+        (
+            vec![("Upstash-Flow-Control-Value", "parallelism=1")],
+            "Upstash-Flow-Control-Key",
+        ),
+        (
+            vec![("Upstash-Content-Based-Deduplication", "maybe")],
+            "Upstash-Content-Based-Deduplication",
+        ),
         (vec![("Upstash-Redact-Fields", "everything")], "everything"),
     ] {
         let message = error(&pairs);
@@ -140,7 +193,10 @@ fn bad_values_are_refused_with_the_header_named() {
 #[test]
 fn deduplication_keys_come_from_the_id_or_the_content() {
     let by_id = parse(&[("Upstash-Deduplication-Id", "abc")]);
-    assert_eq!(deduplication_key(&by_id, "http://x/", b"1"), Some("id:abc".into()));
+    assert_eq!(
+        deduplication_key(&by_id, "http://x/", b"1"),
+        Some("id:abc".into())
+    );
     let by_content = parse(&[("Upstash-Content-Based-Deduplication", "true")]);
     let a = deduplication_key(&by_content, "http://x/", b"1");
     assert_eq!(a, deduplication_key(&by_content, "http://x/", b"1"));
@@ -152,7 +208,12 @@ fn deduplication_keys_come_from_the_id_or_the_content() {
 #[test]
 fn header_names_and_values_from_json_are_checked() {
     assert!(classify(&h(&[("bad name", "v")]), &PublishLimits::default(), 0).is_err());
-    assert!(classify(&h(&[("X-Ok", "a\r\nInjected: 1")]), &PublishLimits::default(), 0).is_err());
+    assert!(classify(
+        &h(&[("X-Ok", "a\r\nInjected: 1")]),
+        &PublishLimits::default(),
+        0
+    )
+    .is_err());
 }
 
 mod never_panics {

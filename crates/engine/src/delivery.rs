@@ -14,6 +14,17 @@ use reqwest::header::{HeaderName, HeaderValue};
 /// The `User-Agent` QStash deliveries carry (spec §5).
 pub const USER_AGENT: &str = "Upstash-QStash";
 
+/// Headers that describe the connection or the framing of the body: the HTTP client
+/// sets them itself, and a forwarded copy would corrupt the request.
+const NOT_FORWARDABLE: [&str; 6] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+];
+
 /// Builds the shared HTTP client: connection pooling across deliveries, no redirects
 /// (a 3xx is an answer, and not a 2xx: spec §7), no proxies from the environment.
 pub fn http_client() -> reqwest::Client {
@@ -43,17 +54,20 @@ pub async fn attempt(
         Ok(m) => m,
         Err(_) => return AttemptResult::NoResponse(format!("invalid method {}", message.method)),
     };
-    let mut request = client
-        .request(method, &message.url)
-        .timeout(timeout)
-        .body(message.body.clone());
+    // Forwarded headers first; then Depesha's own, which *replace* any forwarded
+    // header of the same name, so a publisher cannot forge `Upstash-Message-Id`,
+    // `Upstash-Retried` or the signature a receiver checks.
+    let mut headers = reqwest::header::HeaderMap::new();
     for (name, values) in &message.headers {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
             continue;
         };
+        if NOT_FORWARDABLE.contains(&name.as_str()) {
+            continue;
+        }
         for value in values {
             if let Ok(value) = HeaderValue::from_str(value) {
-                request = request.header(name.clone(), value);
+                headers.append(name.clone(), value);
             }
         }
     }
@@ -64,21 +78,27 @@ pub async fn attempt(
         now_secs,
         &ids::jwt_id(),
     );
-    request = request
-        .header("User-Agent", USER_AGENT)
-        .header("Upstash-Signature", signature)
-        .header("Upstash-Message-Id", message.id.as_str())
-        .header("Upstash-Retried", message.retried.to_string());
-    let optional = [
-        ("Upstash-Topic-Name", &message.topic_name),
-        ("Upstash-Schedule-Id", &message.schedule_id),
-        ("Upstash-Caller-Ip", &message.caller_ip),
+    let own = [
+        ("user-agent", Some(USER_AGENT.to_string())),
+        ("upstash-signature", Some(signature)),
+        ("upstash-message-id", Some(message.id.clone())),
+        ("upstash-retried", Some(message.retried.to_string())),
+        ("upstash-topic-name", message.topic_name.clone()),
+        ("upstash-schedule-id", message.schedule_id.clone()),
+        ("upstash-caller-ip", message.caller_ip.clone()),
     ];
-    for (name, value) in optional {
-        if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-            request = request.header(name, v);
+    for (name, value) in own {
+        let name = HeaderName::from_static(name);
+        headers.remove(&name);
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
         }
     }
+    let request = client
+        .request(method, &message.url)
+        .timeout(timeout)
+        .headers(headers)
+        .body(message.body.clone());
 
     let mut response = match request.send().await {
         Ok(r) => r,

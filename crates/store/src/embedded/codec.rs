@@ -11,8 +11,6 @@
 //! Decoding is strict (unknown header version, short value, trailing bytes → `Corrupt`):
 //! a value that does not decode exactly is a format mismatch, not something to guess at.
 
-use std::fmt::Display;
-
 use depesha_core::log::LogEntry;
 use depesha_core::message::{Message, MessageState};
 use depesha_core::UnixMillis;
@@ -21,9 +19,31 @@ use serde::Serialize;
 
 use crate::{StoreError, StoreResult};
 
-/// Any redb (or file system) error: the operation did not happen.
-pub(super) fn io(err: impl Display) -> StoreError {
-    StoreError::Io(err.to_string())
+/// The message of the error that means "redb hit an I/O error earlier and refuses all
+/// work until the database is reopened"; `EmbeddedStore` reopens when it sees it.
+pub(super) const REOPEN_NEEDED: &str =
+    "storage failed earlier (full disk or I/O error); the database is being reopened, retry";
+
+/// Any redb error: the operation did not happen. redb's own corruption reports become
+/// `Corrupt`; a failed write or fsync (`Io`) and everything after it (`PreviousIo`,
+/// until the database is reopened) become `Io`, see [`needs_reopen`].
+pub(super) fn io(err: impl Into<redb::Error>) -> StoreError {
+    match err.into() {
+        redb::Error::Corrupted(message) => StoreError::Corrupt(message),
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed => {
+            StoreError::Io(REOPEN_NEEDED.into())
+        }
+        redb::Error::Io(e) => StoreError::Io(format!("{IO_PREFIX}{e}")),
+        other => StoreError::Io(other.to_string()),
+    }
+}
+
+const IO_PREFIX: &str = "I/O error: ";
+
+/// Whether `err` comes from a failed file operation, after which redb refuses all
+/// further work until the database is closed and reopened.
+pub(super) fn needs_reopen(err: &StoreError) -> bool {
+    matches!(err, StoreError::Io(m) if m == REOPEN_NEEDED || m.starts_with(IO_PREFIX))
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
@@ -163,4 +183,56 @@ pub(super) fn log_time(bytes: &[u8]) -> StoreResult<UnixMillis> {
 pub(super) fn decode_log(bytes: &[u8]) -> StoreResult<LogEntry> {
     log_time(bytes)?;
     decode(&bytes[8..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_head_round_trips() {
+        for (pending, retried, due, expires_at) in [
+            (true, 0, 0, None),
+            (false, u32::MAX, u64::MAX, Some(u64::MAX)),
+            (false, 3, 17, Some(0)),
+        ] {
+            let head = MessageHead {
+                pending,
+                retried,
+                due,
+                expires_at,
+            };
+            let mut bytes = vec![MESSAGE_VERSION, u8::from(!pending)];
+            bytes.extend_from_slice(&retried.to_be_bytes());
+            bytes.extend_from_slice(&due.to_be_bytes());
+            bytes.push(u8::from(expires_at.is_some()));
+            bytes.extend_from_slice(&expires_at.unwrap_or(0).to_be_bytes());
+            assert_eq!(MessageHead::read(&bytes).expect("valid"), head);
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_corrupt_not_panics() {
+        assert!(matches!(
+            MessageHead::read(&[1, 0, 0]),
+            Err(StoreError::Corrupt(_))
+        ));
+        let mut wrong_version = vec![9u8; MESSAGE_HEAD_LEN];
+        wrong_version[1] = 0;
+        assert!(matches!(
+            MessageHead::read(&wrong_version),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode_message(&[1u8; 40]),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(decode_log(&[0u8; 3]), Err(StoreError::Corrupt(_))));
+        let mut trailing = encode(&(vec!["a".to_string()], 5u64)).expect("encode");
+        trailing.push(0);
+        assert!(matches!(
+            decode::<(Vec<String>, u64)>(&trailing),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
 }

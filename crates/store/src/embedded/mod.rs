@@ -10,12 +10,24 @@
 //! first open after a crash, which walks the file). A failed write (full disk, I/O
 //! error) aborts the transaction: nothing of that commit is applied.
 //!
+//! After a failed write or fsync, redb refuses all further work on that handle
+//! ("previous I/O error"). The store then closes and reopens the file by itself (the
+//! failing call still returns `Io`; a read is retried once on the new handle, a commit
+//! is not, since its caller decides about retries), so a full disk heals as soon as
+//! space is freed, without restarting the server. The directory is fsync'd after the
+//! file is created, so a new data file's directory entry survives power loss too.
+//!
+//! Stored values are postcard, which is not self-describing: adding, removing or
+//! reordering a field of `Message`, `LogEntry`, `DlqEntry`, `SigningKeys` (or of a type
+//! they contain) changes the file format. Bump `FORMAT_VERSION` (checked on open) and
+//! migrate when that happens.
+//!
 //! # Layout
 //!
 //! Keys are bytes; numbers in keys are big-endian so byte order is numeric order, and
 //! user-scoped keys start with `user \0` so one user's rows are one contiguous range
-//! (user names never contain NUL). See [`tables`] for the exact key encodings and
-//! [`codec`] for values.
+//! (user names never contain NUL). See `tables.rs` for the exact key encodings and
+//! `codec.rs` for values.
 //!
 //! | table            | key                                   | value                          |
 //! |------------------|---------------------------------------|--------------------------------|
@@ -80,7 +92,8 @@ mod reads;
 mod tables;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use depesha_core::dlq::DlqEntry;
 use depesha_core::filter::{Filter, Order};
@@ -102,13 +115,27 @@ pub const FILE_NAME: &str = "depesha.redb";
 /// Value layout version written to `meta.format`.
 const FORMAT_VERSION: u64 = 1;
 
-/// The redb backend. Cheap to share: wrap it in an `Arc`; reads run concurrently
-/// (MVCC snapshots), commits are serialized by redb.
+/// How long a reopen waits for in-flight operations on the failed database to end.
+const REOPEN_WAIT: Duration = Duration::from_secs(30);
+
+/// The redb backend. Share it behind an `Arc`: reads run concurrently (MVCC
+/// snapshots), commits are serialized by redb.
+///
+/// After a failed write or fsync (a full disk, say) redb refuses all further work
+/// until the database is reopened. The store does that by itself: the failing call
+/// returns `Io`, the database is closed and reopened (recovering the last completed
+/// commit), and later calls work again once space is available.
 pub struct EmbeddedStore {
-    db: Database,
     path: PathBuf,
+    db: RwLock<Slot>,
     /// Where the next log prune resumes (a key bound in the `logs` table).
     log_prune_cursor: Mutex<Vec<u8>>,
+}
+
+/// The open database and how many times it has been (re)opened.
+struct Slot {
+    generation: u64,
+    db: Option<Arc<Database>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -127,16 +154,18 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Io(format!("creating {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
-        let db = Database::create(&path)
-            .map_err(|e| StoreError::Io(format!("opening {}: {e}", path.display())))?;
-        init(&db).map_err(|e| match e {
-            StoreError::Io(m) => StoreError::Io(format!("{}: {m}", path.display())),
-            StoreError::Corrupt(m) => StoreError::Corrupt(format!("{}: {m}", path.display())),
-            other => other,
-        })?;
+        let db = open_database(&path)?;
+        // Make the new file's directory entry (and the directory's) durable too.
+        sync_dir(dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
         Ok(EmbeddedStore {
-            db,
             path,
+            db: RwLock::new(Slot {
+                generation: 0,
+                db: Some(Arc::new(db)),
+            }),
             log_prune_cursor: Mutex::new(Vec::new()),
         })
     }
@@ -145,6 +174,115 @@ impl EmbeddedStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Runs `op` on the current database. When it fails because redb needs a reopen,
+    /// reopens, and retries once if `retry` (reads only: a failed commit may not be
+    /// replayed blindly, its caller decides).
+    fn with<T>(
+        &self,
+        retry: bool,
+        mut op: impl FnMut(&Database) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let (generation, db) = self.current()?;
+        let result = op(&db);
+        drop(db);
+        match result {
+            Err(e) if codec::needs_reopen(&e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "reopening the database after an I/O error");
+                if let Err(reopen) = self.reopen(generation) {
+                    tracing::error!(path = %self.path.display(), error = %reopen, "could not reopen the database");
+                    return Err(e);
+                }
+                if retry {
+                    let (_, db) = self.current()?;
+                    op(&db)
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn current(&self) -> StoreResult<(u64, Arc<Database>)> {
+        {
+            let slot = self
+                .db
+                .read()
+                .map_err(|_| StoreError::Io("database lock poisoned".into()))?;
+            if let Some(db) = &slot.db {
+                return Ok((slot.generation, Arc::clone(db)));
+            }
+        }
+        // The last reopen failed: try again.
+        let generation = self.db.read().map(|s| s.generation).unwrap_or(0);
+        self.reopen(generation)?;
+        let slot = self
+            .db
+            .read()
+            .map_err(|_| StoreError::Io("database lock poisoned".into()))?;
+        match &slot.db {
+            Some(db) => Ok((slot.generation, Arc::clone(db))),
+            None => Err(StoreError::Io(format!(
+                "{} is not open",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// Closes and reopens the database, unless someone already did since `generation`.
+    fn reopen(&self, generation: u64) -> StoreResult<()> {
+        let mut slot = self
+            .db
+            .write()
+            .map_err(|_| StoreError::Io("database lock poisoned".into()))?;
+        if slot.generation != generation && slot.db.is_some() {
+            return Ok(());
+        }
+        // redb allows one open handle per file: wait for in-flight operations on the old
+        // one (they fail fast, it refuses all work) before closing it.
+        if let Some(mut old) = slot.db.take() {
+            let deadline = Instant::now() + REOPEN_WAIT;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        drop(db);
+                        break;
+                    }
+                    Err(still_shared) if Instant::now() < deadline => {
+                        old = still_shared;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(still_shared) => {
+                        slot.db = Some(still_shared);
+                        return Err(StoreError::Io(
+                            "database still in use; reopen postponed".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        slot.generation += 1;
+        slot.db = Some(Arc::new(open_database(&self.path)?));
+        Ok(())
+    }
+}
+
+fn open_database(path: &Path) -> StoreResult<Database> {
+    let db = Database::create(path)
+        .map_err(|e| StoreError::Io(format!("opening {}: {e}", path.display())))?;
+    init(&db).map_err(|e| match e {
+        StoreError::Io(m) => StoreError::Io(format!("{}: {m}", path.display())),
+        StoreError::Corrupt(m) => StoreError::Corrupt(format!("{}: {m}", path.display())),
+        other => other,
+    })?;
+    Ok(db)
+}
+
+fn sync_dir(dir: &Path) -> StoreResult<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::Io(format!("syncing {}: {e}", dir.display())))
 }
 
 /// Creates every table (so reads never meet a missing one) and checks the format.
@@ -184,7 +322,7 @@ fn init(db: &Database) -> StoreResult<()> {
 
 impl MessageStore for EmbeddedStore {
     fn message(&self, user: &str, id: &str) -> StoreResult<Option<Message>> {
-        reads::message(&self.db, user, id)
+        self.with(true, |db| reads::message(db, user, id))
     }
 
     fn due(
@@ -193,21 +331,21 @@ impl MessageStore for EmbeddedStore {
         until: UnixMillis,
         limit: usize,
     ) -> StoreResult<Vec<DueKey>> {
-        reads::due(&self.db, after, until, limit)
+        self.with(true, |db| reads::due(db, after, until, limit))
     }
 
     fn pending_ids(&self, user: &str, filter: &Filter, limit: usize) -> StoreResult<Vec<String>> {
-        reads::pending_ids(&self.db, user, filter, limit)
+        self.with(true, |db| reads::pending_ids(db, user, filter, limit))
     }
 
     fn pending_count(&self) -> StoreResult<u64> {
-        reads::pending_count(&self.db)
+        self.with(true, reads::pending_count)
     }
 }
 
 impl DlqStore for EmbeddedStore {
     fn dlq_entry(&self, user: &str, dlq_id: &str) -> StoreResult<Option<DlqEntry>> {
-        reads::dlq_entry(&self.db, user, dlq_id)
+        self.with(true, |db| reads::dlq_entry(db, user, dlq_id))
     }
 
     fn dlq_page(
@@ -218,7 +356,9 @@ impl DlqStore for EmbeddedStore {
         count: usize,
         order: Order,
     ) -> StoreResult<Page<DlqEntry>> {
-        reads::dlq_page(&self.db, user, filter, cursor, count, order)
+        self.with(true, |db| {
+            reads::dlq_page(db, user, filter, cursor, count, order)
+        })
     }
 }
 
@@ -231,19 +371,24 @@ impl LogStore for EmbeddedStore {
         count: usize,
         order: Order,
     ) -> StoreResult<Page<LogEntry>> {
-        reads::log_page(&self.db, user, filter, cursor, count, order)
+        self.with(true, |db| {
+            reads::log_page(db, user, filter, cursor, count, order)
+        })
     }
 }
 
 impl KeyStore for EmbeddedStore {
     fn keys(&self, user: &str) -> StoreResult<Option<SigningKeys>> {
-        reads::keys(&self.db, user)
+        self.with(true, |db| reads::keys(db, user))
     }
 }
 
 impl Store for EmbeddedStore {
     fn commit(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
-        commit::commit(&self.db, units)
+        let mut units = Some(units);
+        self.with(false, |db| {
+            commit::commit(db, units.take().unwrap_or_default())
+        })
     }
 
     fn prune(
@@ -252,6 +397,44 @@ impl Store for EmbeddedStore {
         logs_before: UnixMillis,
         limit: usize,
     ) -> StoreResult<PruneStats> {
-        prune::prune(&self.db, &self.log_prune_cursor, now, logs_before, limit)
+        self.with(false, |db| {
+            prune::prune(db, &self.log_prune_cursor, now, logs_before, limit)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_open_of_one_file_fails() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = EmbeddedStore::open(dir.path()).expect("first open");
+        assert!(matches!(
+            EmbeddedStore::open(dir.path()),
+            Err(StoreError::Io(_))
+        ));
+        drop(first);
+        EmbeddedStore::open(dir.path()).expect("open after close");
+    }
+
+    #[test]
+    fn a_file_of_another_format_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = EmbeddedStore::open(dir.path()).expect("open");
+            let (_, db) = store.current().expect("db");
+            let txn = db.begin_write().expect("write");
+            txn.open_table(tables::META)
+                .expect("meta")
+                .insert(tables::META_FORMAT, FORMAT_VERSION + 1)
+                .expect("insert");
+            txn.commit().expect("commit");
+        }
+        match EmbeddedStore::open(dir.path()) {
+            Err(StoreError::Corrupt(m)) => assert!(m.contains("format version"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

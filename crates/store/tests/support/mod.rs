@@ -31,7 +31,15 @@ pub trait Backend: Sized {
 
     /// The backend at a location named by [`Backend::location`], without owning it.
     fn at(location: &str) -> Self;
+
+    /// A fresh location on a small storage volume that can be filled up, when the
+    /// environment provides one (else the full-disk test is skipped).
+    fn on_small_disk() -> Option<Self>;
 }
+
+/// For the embedded backend: a directory on a small file system, e.g.
+/// `mount -t tmpfs -o size=3m tmpfs /mnt/small`.
+pub const SMALL_DISK_ENV: &str = "DEPESHA_CONFORMANCE_SMALL_DISK";
 
 /// The embedded (redb) backend, in a temporary directory.
 pub struct Embedded {
@@ -63,6 +71,15 @@ impl Backend for Embedded {
             dir: PathBuf::from(location),
             _temp: None,
         }
+    }
+
+    fn on_small_disk() -> Option<Self> {
+        let small = std::env::var_os(SMALL_DISK_ENV)?;
+        let temp = tempfile::tempdir_in(small).expect("temporary directory on the small disk");
+        Some(Embedded {
+            dir: temp.path().join("data"),
+            _temp: Some(temp),
+        })
     }
 }
 
@@ -163,7 +180,10 @@ pub fn put(m: Message) -> Unit {
 pub fn commit_all(store: &impl Store, units: Vec<Unit>) -> Vec<UnitOutcome> {
     let outcomes = store.commit(units).expect("commit");
     for outcome in &outcomes {
-        assert!(matches!(outcome, UnitOutcome::Applied(_)), "not applied: {outcome:?}");
+        assert!(
+            matches!(outcome, UnitOutcome::Applied(_)),
+            "not applied: {outcome:?}"
+        );
     }
     outcomes
 }
