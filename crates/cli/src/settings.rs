@@ -93,6 +93,25 @@ pub enum SettingsError {
     Invalid(String),
 }
 
+/// The settings that `DEPESHA_<NAME>` variables may set (`users` needs the file).
+const ENV_SETTINGS: [&str; 15] = [
+    "listen",
+    "data_dir",
+    "token",
+    "max_body_bytes",
+    "max_retries",
+    "default_retries",
+    "max_delay",
+    "max_timeout",
+    "log_retention",
+    "dlq_retention",
+    "delivered_retention",
+    "dedup_window",
+    "max_in_flight",
+    "backoff_base",
+    "backoff_unit_ms",
+];
+
 impl Settings {
     /// Defaults, then the TOML file (if given), then `DEPESHA_*` variables.
     pub fn load(file: Option<&std::path::Path>) -> Result<Settings, SettingsError> {
@@ -106,7 +125,9 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("DEPESHA_").ignore(&["users"]));
+        // Only the settings' own names: other DEPESHA_* variables (DEPESHA_LOG, test
+        // harness variables) belong to someone else and must not be refused here.
+        figment = figment.merge(Env::prefixed("DEPESHA_").only(&ENV_SETTINGS));
         figment
             .extract()
             .map_err(|e| SettingsError::Figment(Box::new(e)))

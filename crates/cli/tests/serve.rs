@@ -46,6 +46,9 @@ fn start(config: &Path, port: u16) -> Server {
         .args(["serve", "--config"])
         .arg(config)
         .env("DEPESHA_LISTEN", format!("127.0.0.1:{port}"))
+        // Variables that are not settings are left alone, not refused.
+        .env("DEPESHA_LOG", "debug")
+        .env("DEPESHA_TEST_DATABASE_URL", "postgres://unused")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
