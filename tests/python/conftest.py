@@ -82,6 +82,63 @@ def _wait_ready(url: str, proc: Optional[subprocess.Popen], log: Optional[Path])
     )
 
 
+def depesha_binary() -> Path:
+    return Path(os.environ.get("DEPESHA_BIN") or REPO / "target" / "debug" / "depesha")
+
+
+class DepeshaProcess:
+    """One `depesha dev` process on a fixed port and data dir; restartable."""
+
+    def __init__(self, binary: Path, workdir: Path, port: Optional[int] = None) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.data_dir.mkdir(exist_ok=True)
+        self.log_path = workdir / "server.log"
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: Optional[subprocess.Popen] = None
+        self._log = None
+
+    def start(self) -> "DepeshaProcess":
+        env = dict(os.environ)
+        # The suite's own knobs are not server settings: depesha reads
+        # DEPESHA_* variables as configuration (and rejects unknown ones).
+        for own in ("DEPESHA_BIN", "DEPESHA_URL"):
+            env.pop(own, None)
+        # Test knob: default backoff e^(2.5n) counted in 20 ms units.
+        env.setdefault("DEPESHA_BACKOFF_UNIT_MS", "20")
+        env.setdefault("RUST_BACKTRACE", "1")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(self.binary), "dev", "--port", str(self.port),
+             "--data-dir", str(self.data_dir)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=str(self.workdir),
+        )
+        _wait_ready(self.url, self.proc, self.log_path)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        """SIGTERM (graceful) or SIGKILL (crash) this process and wait for it."""
+        if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
 @pytest.fixture(scope="session")
 def depesha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DepeshaServer]:
     external = os.environ.get("DEPESHA_URL")
@@ -92,48 +149,37 @@ def depesha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DepeshaServer]
         yield DepeshaServer(url=url, port=port, log_path=None, started_here=False)
         return
 
-    binary = Path(os.environ.get("DEPESHA_BIN") or REPO / "target" / "debug" / "depesha")
+    binary = depesha_binary()
     if not binary.exists():
         pytest.exit(
             f"depesha binary not found at {binary}; run `cargo build -p depesha` "
             "or set DEPESHA_BIN / DEPESHA_URL",
             returncode=2,
         )
-
-    workdir = tmp_path_factory.mktemp("depesha")
-    data_dir = workdir / "data"
-    data_dir.mkdir()
-    log_path = workdir / "server.log"
-    port = _free_port()
-
-    env = dict(os.environ)
-    # Spec-allowed test knob: default backoff e^(2.5n) counted in 20 ms units.
-    env.setdefault("DEPESHA_BACKOFF_UNIT_MS", "20")
-    env.setdefault("RUST_BACKTRACE", "1")
-
-    log_file = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [str(binary), "dev", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=str(workdir),
-    )
-    url = f"http://127.0.0.1:{port}"
-    _SERVER_LOG.append(log_path)
+    server = DepeshaProcess(binary, tmp_path_factory.mktemp("depesha"))
+    _SERVER_LOG.append(server.log_path)
     try:
-        _wait_ready(url, proc, log_path)
-        yield DepeshaServer(url=url, port=port, log_path=log_path, started_here=True)
+        server.start()
+        yield DepeshaServer(
+            url=server.url, port=server.port, log_path=server.log_path, started_here=True
+        )
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        log_file.close()
+        server.stop()
+
+
+@pytest.fixture
+def private_depesha(tmp_path: Path) -> Iterator[DepeshaProcess]:
+    """A second, test-owned server (not started yet) for restart/crash tests."""
+    if os.environ.get("DEPESHA_URL"):
+        pytest.skip("needs a binary to start; DEPESHA_URL given")
+    binary = depesha_binary()
+    if not binary.exists():
+        pytest.skip(f"no binary at {binary}")
+    server = DepeshaProcess(binary, tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001

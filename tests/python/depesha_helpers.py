@@ -372,10 +372,13 @@ class LocalReceiver:
                     return got
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    others = [
+                        f"{r.method} {r.path}" for r in self._requests if r not in got
+                    ]
                     raise AssertionError(
                         f"receiver: wanted {count} request(s) to {path or 'any path'} "
                         f"within {timeout}s, got {len(got)}: {got!r}; "
-                        f"all requests: {self._requests!r}"
+                        f"requests to other paths: {others}"
                     )
                 self._lock.wait(min(left, 0.2))
 

@@ -71,9 +71,9 @@ def test_batch_with_null_body_and_queue(qstash, receiver):
     assert req.header("Upstash-Message-Id") == res[0].message_id
 
 
-def test_batch_mixes_url_group_and_queue_items(qstash, receiver):
+@pytest.mark.skip(reason="URL groups and queues are built in issue 4 (not yet in this version)")
+def test_batch_with_url_group_item_is_nested_list(qstash, receiver):
     group = fresh("bgrp")
-    queue = fresh("bq")
     ga, gb = receiver.url("/g/a"), receiver.url("/g/b")
     qstash.url_group.upsert_endpoints(url_group=group, endpoints=[{"url": ga}, {"url": gb}])
     try:
@@ -81,27 +81,40 @@ def test_batch_mixes_url_group_and_queue_items(qstash, receiver):
             [
                 {"url": receiver.url("/plain"), "body": {"k": "url"}},
                 {"url_group": group, "body": {"k": "group"}},
-                {"url": receiver.url("/queued"), "queue": queue, "body": {"k": "queue"}},
             ]
         )
-        assert len(res) == 3
+        assert len(res) == 2
         assert not isinstance(res[0], list)
         assert isinstance(res[1], list) and len(res[1]) == 2
         assert {r.url for r in res[1]} == {ga, gb}
-        assert not isinstance(res[2], list)
 
-        receiver.wait_for(4)
+        receiver.wait_for(3)
         assert receiver.requests("/plain")[0].header("Upstash-Message-Id") == res[0].message_id
         for r in res[1]:
-            path = r.url[len(receiver.base_url):]
-            (req,) = receiver.requests(path)
+            (req,) = receiver.requests(r.url[len(receiver.base_url):])
             assert req.header("Upstash-Message-Id") == r.message_id
             assert req.json() == {"k": "group"}
-        (q,) = receiver.requests("/queued")
-        assert q.header("Upstash-Message-Id") == res[2].message_id
-        assert q.json() == {"k": "queue"}
     finally:
         qstash.url_group.delete(group)
+
+
+@pytest.mark.skip(reason="URL groups and queues are built in issue 4 (not yet in this version)")
+def test_batch_with_queue_item(qstash, receiver):
+    queue = fresh("bq")
+    try:
+        res = qstash.message.batch_json(
+            [
+                {"url": receiver.url("/plain"), "body": {"k": "url"}},
+                {"url": receiver.url("/queued"), "queue": queue, "body": {"k": "queue"}},
+            ]
+        )
+        assert len(res) == 2 and not any(isinstance(r, list) for r in res)
+        receiver.wait_for(2)
+        (q,) = receiver.requests("/queued")
+        assert q.header("Upstash-Message-Id") == res[1].message_id
+        assert q.json() == {"k": "queue"}
+        assert qstash.message.get(res[1].message_id).queue == queue
+    finally:
         try:
             qstash.queue.delete(queue)
         except QStashError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qstash.log import LogState
 
-from depesha_helpers import Reply, eventually, fresh, raw_request
+from depesha_helpers import Reply, b64decode_any, eventually, fresh, raw_request
 
 USER = 1
 
@@ -160,3 +160,74 @@ def test_other_tenant_sees_no_logs(qstash, client_for, receiver):
     logs_until(qstash, {"message_id": res.message_id}, LogState.CREATED)
     other = client_for(4)
     assert other.log.list(filter={"message_id": res.message_id}).logs == []
+
+
+def test_log_entry_wire_fields(depesha, user, qstash, receiver):
+    # §3.11: body base64 always; both spellings of response headers / retry expr
+    receiver.on("/wire", Reply(500, "bad", {"X-R": "1"}))
+    res = qstash.message.publish(
+        url=receiver.url("/wire"), body="plain text", retries=0, retry_delay="100 * retried",
+    )
+    logs_until(qstash, {"message_id": res.message_id}, LogState.FAILED)
+    r = raw_request("GET", f"{depesha.url}/v2/events?messageId={res.message_id}", token=user.token)
+    events = r.json()["events"]
+    # "body" is base64 wherever it appears (unlike messages); CREATED carries it
+    for e in events:
+        if "body" in e:
+            assert b64decode_any(e["body"]) == b"plain text", e
+    assert "body" in next(e for e in events if e["state"] == "CREATED")
+    err = next(e for e in events if e["state"] == "ERROR")
+    assert err["responseStatus"] == 500
+    assert b64decode_any(err["responseBody"]) == b"bad"
+    assert err["responseHeader"].get("X-R") == ["1"], err
+    assert err["responseHeaders"].get("X-R") == ["1"], err
+    created = next(e for e in events if e["state"] == "CREATED")
+    assert created.get("retryDelayExpr") == "100 * retried", created
+    assert created.get("retryDelayExpression") == "100 * retried", created
+
+
+def test_multi_value_label_filter_repeated_and_comma(depesha, user, qstash, receiver):
+    a, b, c = fresh("mva"), fresh("mvb"), fresh("mvc")
+    ids = {
+        lbl: qstash.message.publish_json(url=receiver.url("/mv"), body={}, label=lbl).message_id
+        for lbl in (a, b, c)
+    }
+    for lbl in (a, b, c):
+        logs_until(qstash, {"label": lbl}, LogState.DELIVERED)
+    for q in (f"label={a}&label={b}", f"label={a},{b}"):
+        doc = raw_request("GET", f"{depesha.url}/v2/events?{q}", token=user.token).json()
+        got = {e["messageId"] for e in doc["events"]}
+        assert got == {ids[a], ids[b]}, (q, got)
+
+
+def test_order_earliest_first(depesha, user, qstash, receiver):
+    res = qstash.message.publish_json(url=receiver.url("/order"), body={})
+    logs_until(qstash, {"message_id": res.message_id}, LogState.DELIVERED)
+    doc = raw_request(
+        "GET", f"{depesha.url}/v2/events?messageId={res.message_id}&order=earliestFirst",
+        token=user.token,
+    ).json()
+    times = [e["time"] for e in doc["events"]]
+    assert times == sorted(times) and doc["events"][0]["state"] == "CREATED", doc
+
+
+def test_count_up_to_1000_is_accepted(depesha, user):
+    # §3.11: the SDKs document "default and max 1000"
+    r = raw_request("GET", f"{depesha.url}/v2/events?count=1000", token=user.token)
+    assert r.status == 200, r
+    assert isinstance(r.json()["events"], list)
+
+
+def test_from_and_to_date_are_inclusive(qstash, receiver):
+    res = qstash.message.publish_json(url=receiver.url("/dates"), body={})
+    logs = logs_until(qstash, {"message_id": res.message_id}, LogState.DELIVERED)
+    created = next(l for l in logs if l.state == LogState.CREATED)
+    window = qstash.log.list(
+        filter={"message_id": res.message_id, "from_time": created.time, "to_time": created.time}
+    ).logs
+    assert created.time in {l.time for l in window}
+    assert all(l.time == created.time for l in window)
+    later = qstash.log.list(
+        filter={"message_id": res.message_id, "from_time": max(l.time for l in logs) + 1}
+    ).logs
+    assert later == []

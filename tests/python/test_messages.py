@@ -204,3 +204,68 @@ def test_bulk_cancel_by_query_filter(depesha, user, qstash, receiver):
     finally:
         qstash.message.cancel(other)
 
+
+
+def test_redacted_fields_are_hidden_but_delivered(qstash, receiver):
+    # §4.2 Upstash-Redact-Fields: stored/displayed values are redacted,
+    # delivery uses the originals.
+    dest = receiver.url("/secret")
+    res = qstash.message.publish_json(
+        url=dest,
+        body={"password": "hunter2"},
+        headers={"X-Secret": "s3cr3t", "X-Public": "visible"},
+        delay=1,
+        redact={"body": True, "header": ["X-Secret"]},
+    )
+    msg = qstash.message.get(res.message_id)
+    assert "hunter2" not in (msg.body or "") + (msg.body_base64 or "")
+    assert (msg.body or "").startswith("REDACTED"), msg.body
+    assert msg.headers["X-Public"] == ["visible"]
+    assert all(v.startswith("REDACTED") for v in msg.headers["X-Secret"]), msg.headers
+    (req,) = receiver.wait_for(1, "/secret")
+    assert req.json() == {"password": "hunter2"}
+    assert req.header("X-Secret") == "s3cr3t"
+
+
+def test_flow_control_settings_read_back(qstash, receiver):
+    key = fresh("fc")
+    res = qstash.message.publish_json(
+        url=receiver.url("/fc"),
+        body={},
+        delay="1h",
+        flow_control={"key": key, "parallelism": 2, "rate": 10, "period": "1m"},
+    )
+    try:
+        fc = qstash.message.get(res.message_id).flow_control
+        assert fc is not None, "flowControlKey missing from GET /v2/messages/{id}"
+        assert (fc.key, fc.parallelism, fc.rate, fc.period) == (key, 2, 10, 60)
+    finally:
+        qstash.message.cancel(res.message_id)
+
+
+def test_message_wire_shape(depesha, user, qstash, receiver):
+    # §3.4: caller IP under both spellings; maxRetries present even when 0
+    res = qstash.message.publish_json(url=receiver.url("/shape"), body={}, delay="1h", retries=0)
+    try:
+        r = raw_request("GET", f"{depesha.url}/v2/messages/{res.message_id}", token=user.token)
+        doc = r.json()
+        assert doc["maxRetries"] == 0
+        assert doc.get("callerIP") and doc.get("callerIp") == doc.get("callerIP"), doc
+        assert doc["body"] == "{}"
+    finally:
+        qstash.message.cancel(res.message_id)
+
+
+@pytest.mark.parametrize(
+    "delay,seconds",
+    [("90", 90), ("1d10h30m", 86400 + 36000 + 1800), ("2h", 7200), ("45m", 2700)],
+)
+def test_duration_grammar(qstash, receiver, delay, seconds):
+    # §2.5: <int><unit> repeated, or a bare integer meaning seconds
+    t0 = now_ms()
+    res = qstash.message.publish_json(url=receiver.url("/dur"), body={}, delay=delay, timeout="10")
+    try:
+        nb = qstash.message.get(res.message_id).not_before
+        assert t0 + seconds * 1000 <= nb <= now_ms() + seconds * 1000, (delay, nb - t0)
+    finally:
+        qstash.message.cancel(res.message_id)

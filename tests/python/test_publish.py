@@ -236,6 +236,7 @@ def test_not_before_wins_over_delay(qstash, receiver):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.skip(reason="URL groups and queues are built in issue 4 (not yet in this version)")
 def test_url_group_publish_fans_out(qstash, user, receiver):
     group = fresh("grp")
     a, b = receiver.url("/ep-a"), receiver.url("/ep-b?x=1")
@@ -259,3 +260,126 @@ def test_url_group_publish_fans_out(qstash, user, receiver):
             verify_with(keys_of(user), req.header("Upstash-Signature"), req.body, url)
     finally:
         qstash.url_group.delete(group)
+
+
+# --------------------------------------------------------------------------
+# Header classification (§4.1) and binary bodies, on the wire
+# --------------------------------------------------------------------------
+
+
+def _raw_publish(depesha, user, dest, headers, body=b""):
+    """POST /v2/publish/{dest} with http.client so header names can repeat."""
+    import http.client
+    import urllib.parse
+
+    u = urllib.parse.urlsplit(depesha.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        conn.putrequest("POST", f"/v2/publish/{dest}", skip_accept_encoding=True)
+        conn.putheader("Authorization", f"Bearer {user.token}")
+        for k, v in headers:
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_plain_headers_are_not_forwarded(depesha, user, receiver):
+    status, doc = _raw_publish(
+        depesha, user, receiver.url("/plain"),
+        [("Content-Type", "text/plain"), ("X-Not-Forwarded", "n"),
+         ("Upstash-Forward-X-Forwarded", "f"), ("Upstash-Telemetry-Sdk", "py"),
+         ("Upstash-Retries", "0")],
+        b"p",
+    )
+    assert status == 200, doc
+    (req,) = receiver.wait_for(1, "/plain")
+    assert req.header("X-Forwarded") == "f"
+    assert req.header("X-Not-Forwarded") is None, "§4.1 rule 11: plain headers are dropped"
+    assert not [n for n in req.header_names if n.lower() in ("upstash-telemetry-sdk", "upstash-retries")]
+
+
+def test_upstash_header_forward_true_forwards_plain_headers(depesha, user, receiver):
+    status, doc = _raw_publish(
+        depesha, user, receiver.url("/all"),
+        [("Content-Type", "text/plain"), ("Upstash-Header-Forward", "true"), ("X-Plain", "p")],
+        b"webhook",
+    )
+    assert status == 200, doc
+    (req,) = receiver.wait_for(1, "/all")
+    assert req.header("X-Plain") == "p"
+    assert req.header("Authorization") is None, "the QStash token is never forwarded"
+    assert req.body == b"webhook"
+
+
+def test_forward_prefix_is_stripped_once(depesha, user, receiver):
+    # §4.1 rule 5: Upstash-Forward-Upstash-Workflow-Sdk-Version → Upstash-Workflow-Sdk-Version
+    status, doc = _raw_publish(
+        depesha, user, receiver.url("/wf"),
+        [("Upstash-Forward-Upstash-Workflow-Sdk-Version", "1")],
+    )
+    assert status == 200, doc
+    (req,) = receiver.wait_for(1, "/wf")
+    assert req.header("Upstash-Workflow-Sdk-Version") == "1"
+
+
+def test_repeated_header_names_are_joined(depesha, user, qstash, receiver):
+    # Appendix B: TEST-CASE and test-case come back as one canonical key
+    status, doc = _raw_publish(
+        depesha, user, receiver.url("/dup"),
+        [("Upstash-Forward-TEST-CASE", "value-uppercase"),
+         ("Upstash-Forward-test-case", "value-lowercase"),
+         ("Upstash-Delay", "1s")],
+    )
+    assert status == 200, doc
+    msg = qstash.message.get(doc["messageId"])
+    assert "Test-Case" in msg.headers, msg.headers
+    assert ", ".join(msg.headers["Test-Case"]) == "value-uppercase, value-lowercase"
+    (req,) = receiver.wait_for(1, "/dup")
+    assert req.header("Test-Case") == "value-uppercase, value-lowercase"
+
+
+def test_non_utf8_body_round_trips(qstash, user, receiver):
+    dest = receiver.url("/bin")
+    body = bytes(range(256))
+    res = qstash.message.publish(
+        url=dest, body=body, content_type="application/octet-stream", delay=1
+    )
+    msg = qstash.message.get(res.message_id)
+    assert msg.body is None, "non-UTF-8 bodies are reported in bodyBase64 (§3.4)"
+    assert base64.b64decode(msg.body_base64) == body
+    (req,) = receiver.wait_for(1, "/bin")
+    assert req.body == body
+    assert req.header("Content-Type") == "application/octet-stream"
+    # the Python Receiver hashes body.encode(); verify the hash claim directly
+    claims = jwt.decode(
+        req.header("Upstash-Signature"), user.current_signing_key, algorithms=["HS256"],
+        issuer="Upstash", options={"verify_aud": False},
+    )
+    want = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode()
+    assert claims["body"].rstrip("=") == want.rstrip("=")
+    assert claims["sub"] == dest
+
+
+def test_many_concurrent_publishes_are_each_delivered_once(qstash, receiver):
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 40
+
+    def pub(i):
+        return qstash.message.publish_json(url=receiver.url(f"/burst/{i}"), body={"i": i}).message_id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(pub, range(n)))
+    assert len(set(ids)) == n
+    got = receiver.wait_for(n, timeout=30)
+    receiver.assert_stays(n)
+    by_path = {r.path: r for r in got}
+    assert len(by_path) == n, "a message was delivered twice"
+    for i, mid in enumerate(ids):
+        req = by_path[f"/burst/{i}"]
+        assert req.header("Upstash-Message-Id") == mid
+        assert req.json() == {"i": i}

@@ -13,6 +13,7 @@ from depesha_helpers import (
     eventually,
     fresh,
     now_ms,
+    raw_request,
     verify_with,
 )
 
@@ -316,3 +317,154 @@ def test_failure_callback_not_fired_on_success(qstash, receiver):
     )
     receiver.wait_for(1, "/ok")
     receiver.assert_stays(0, "/never")
+
+
+# --------------------------------------------------------------------------
+# DLQ retry (§3.5; not in the Python SDK, so raw HTTP as the JS SDK / curl do)
+# --------------------------------------------------------------------------
+
+
+def test_dlq_retry_one_republishes_and_removes_entry(depesha, user, qstash, receiver):
+    dest = receiver.url("/retry-one")
+    receiver.on("/retry-one", Reply(500, "not yet"), Reply(200, "now ok"))
+    res = qstash.message.publish(
+        url=dest, body="again", retries=0, content_type="text/plain",
+        headers={"X-Keep": "k"},
+    )
+    entry = dlq_entry(qstash, res.message_id)
+
+    r = raw_request("POST", f"{depesha.url}/v2/dlq/retry/{entry.dlq_id}", token=user.token)
+    assert 200 <= r.status < 300, r
+    new_id = r.json()["messageId"]
+    assert new_id != res.message_id, "a retry is a new message"
+
+    first, second = receiver.wait_for(2, "/retry-one")
+    assert second.header("Upstash-Message-Id") == new_id
+    assert second.body == b"again"
+    assert second.header("Content-Type") == "text/plain"
+    assert second.header("X-Keep") == "k"
+    verify_with(keys_of(user), second.header("Upstash-Signature"), second.body, dest)
+
+    assert is_404(lambda: qstash.dlq.get(entry.dlq_id))
+    assert is_404(lambda: qstash.dlq.delete(entry.dlq_id)), "retried entry is gone → 404"
+
+
+def test_dlq_bulk_retry_by_ids(depesha, user, qstash, receiver):
+    label = fresh("bulkretry")
+    receiver.on("/br", Reply(500), Reply(500), Reply(200))
+    for i in range(2):
+        qstash.message.publish(url=receiver.url("/br"), body=str(i), retries=0, label=label)
+    entries = dlq_by_label(qstash, label, 2)
+    ids = "&".join(f"dlqIds={e.dlq_id}" for e in entries)
+
+    r = raw_request("POST", f"{depesha.url}/v2/dlq/retry?{ids}", token=user.token)
+    assert 200 <= r.status < 300, r
+    doc = r.json()
+    assert isinstance(doc.get("responses"), list) and len(doc["responses"]) == 2
+    new_ids = {x["messageId"] for x in doc["responses"]}
+    got = receiver.wait_for(4, "/br")
+    assert {g.header("Upstash-Message-Id") for g in got[2:]} == new_ids
+    assert qstash.dlq.list(filter={"label": label}).messages == []
+
+
+# --------------------------------------------------------------------------
+# DLQ wire shapes the SDKs depend on (§2.3)
+# --------------------------------------------------------------------------
+
+
+def test_dlq_last_page_has_no_cursor_key_and_empty_is_array(depesha, user, qstash, receiver):
+    label = fresh("wire")
+    receiver.on("/w", Reply(500))
+    for i in range(2):
+        qstash.message.publish(url=receiver.url("/w"), body=str(i), retries=0, label=label)
+    dlq_by_label(qstash, label, 2)
+
+    r = raw_request("GET", f"{depesha.url}/v2/dlq?label={label}&count=1", token=user.token)
+    assert r.status == 200, r
+    assert len(r.json()["messages"]) == 1 and r.json().get("cursor"), r
+    r2 = raw_request(
+        "GET", f"{depesha.url}/v2/dlq?label={label}&count=1&cursor={r.json()['cursor']}",
+        token=user.token,
+    )
+    doc = r2.json()
+    assert len(doc["messages"]) == 1
+    assert "cursor" not in doc, f"cursor must be absent (not null/\"\") on the last page: {doc}"
+
+    none = raw_request("GET", f"{depesha.url}/v2/dlq?label={fresh('nomatch')}", token=user.token).json()
+    assert none["messages"] == [] and "cursor" not in none, none
+
+
+def test_dlq_bulk_delete_by_query_filter(depesha, user, qstash, receiver):
+    label = fresh("bulkdel")
+    receiver.on("/bd", Reply(500))
+    for i in range(2):
+        qstash.message.publish(url=receiver.url("/bd"), body=str(i), retries=0, label=label)
+    dlq_by_label(qstash, label, 2)
+
+    r = raw_request("DELETE", f"{depesha.url}/v2/dlq?label={label}", token=user.token)
+    assert r.status == 200, r
+    doc = r.json()
+    assert doc["deleted"] == 2 and "cursor" not in doc, doc
+    assert qstash.dlq.list(filter={"label": label}).messages == []
+
+    again = raw_request("DELETE", f"{depesha.url}/v2/dlq?label={label}", token=user.token).json()
+    assert again == {"deleted": 0}, again
+
+
+# --------------------------------------------------------------------------
+# Retry-After value forms (§7)
+# --------------------------------------------------------------------------
+
+
+def _http_date(seconds_from_now):
+    from email.utils import formatdate
+    import time as _t
+
+    return formatdate(_t.time() + seconds_from_now, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    "value,min_gap",
+    [
+        ("2", 1.8),  # seconds
+        ("2s", 1.8),  # Go-style duration
+        ("1500ms", 1.3),  # Go-style duration, ms
+        (None, 0.5),  # RFC 1123 date ~2-3 s ahead (second granularity)
+    ],
+)
+def test_retry_after_forms(qstash, receiver, value, min_gap):
+    ra = value if value is not None else _http_date(3)
+    receiver.on("/raf", Reply(429, "slow down", {"Retry-After": ra}), Reply(200))
+    qstash.message.publish_json(url=receiver.url("/raf"), body={}, retries=1, retry_delay="60000")
+    first, second = receiver.wait_for(2, "/raf")
+    assert second.at - first.at >= min_gap, f"Retry-After {ra!r} not honoured"
+
+
+def test_retry_after_beyond_a_day_is_ignored(qstash, receiver):
+    # §7: values beyond 1 day are ignored and the normal delay applies
+    receiver.on("/far", Reply(503, "", {"Retry-After": str(3 * 86400)}), Reply(200))
+    res = qstash.message.publish_json(
+        url=receiver.url("/far"), body={}, retries=1, retry_delay=FAST
+    )
+    _, second = receiver.wait_for(2, "/far")
+    assert second.header("Upstash-Message-Id") == res.message_id
+
+
+def test_dlq_keeps_non_utf8_response_body_as_base64(qstash, receiver):
+    raw = b"\xff\xfe\x00binary"
+    receiver.on("/binresp", Reply(500, raw, {"Content-Type": "application/octet-stream"}))
+    res = qstash.message.publish(url=receiver.url("/binresp"), body="b", retries=0)
+    entry = dlq_entry(qstash, res.message_id)
+    assert entry.response_body is None
+    assert b64decode_any(entry.response_body_base64) == raw
+
+
+def test_callback_method_is_configurable(qstash, receiver):
+    # §4.1 rule 7: Upstash-Callback-Method configures the callback message
+    qstash.message.publish_json(
+        url=receiver.url("/cm-src"), body={}, callback=receiver.url("/cm"),
+        callback_headers={"Upstash-Callback-Method": "PUT"},
+    )
+    (cb,) = receiver.wait_for(1, "/cm")
+    assert cb.method == "PUT"
+    assert cb.json()["status"] == 200

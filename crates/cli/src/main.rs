@@ -104,7 +104,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 settings.listen,
                 settings.data_dir.display()
             );
-            app.serve_until(listener, shutdown_signal()).await?;
+            serve(app, listener).await?;
         }
         Command::Serve { config } => {
             let settings = Settings::load(config.as_deref())?;
@@ -120,11 +120,26 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 settings.listen,
                 settings.data_dir.display()
             );
-            app.serve_until(listener, shutdown_signal()).await?;
+            serve(app, listener).await?;
         }
     }
     Ok(())
 }
+
+/// Serves until Ctrl-C or SIGTERM, then lets deliveries under way finish (up to
+/// [`DRAIN_GRACE`]) so that they are not sent again after a restart.
+async fn serve(app: App, listener: TcpListener) -> Result<(), Box<dyn std::error::Error>> {
+    let engine = app.state.engine.clone();
+    app.serve_until(listener, shutdown_signal()).await?;
+    let left = engine.drain(DRAIN_GRACE).await;
+    if left > 0 {
+        eprintln!("stopped with {left} deliveries still running; they will be sent again after the restart");
+    }
+    Ok(())
+}
+
+/// How long a stop waits for deliveries under way.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {

@@ -116,5 +116,6 @@ pub fn callback_message(
         },
         state: MessageState::Pending,
         expires_at: None,
+        queue_item: None,
     }
 }

@@ -15,6 +15,7 @@ pub mod dlq;
 pub mod duration;
 pub mod error;
 pub mod filter;
+pub mod flow_key;
 pub mod flow_control;
 pub mod header_map;
 pub mod ids;
@@ -23,10 +24,13 @@ pub mod keys;
 pub mod log;
 pub mod message;
 pub mod publish;
+pub mod queue;
 pub mod redact;
 pub mod retry_after;
 pub mod retry_delay;
 pub mod retry_policy;
+pub mod schedule;
+pub mod url_group;
 
 pub use error::{InputError, InputResult};
 

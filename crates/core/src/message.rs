@@ -14,10 +14,24 @@ use crate::UnixMillis;
 /// Where a message stands. Pending messages are in the store's due-time index;
 /// delivered ones stay readable for a while (spec Appendix B "read after publish") and
 /// are then pruned; failed ones live on as DLQ entries; cancelled ones are removed.
+/// Queued and waiting messages are held back for a reason other than time, each in an
+/// index of its own, and become pending when let through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageState {
     Pending,
     Delivered,
+    /// In a queue, behind the queue's active messages (or the queue is paused).
+    Queued,
+    /// Due, but its flow-control key is at its limit: in the key's wait-list.
+    Waiting,
+}
+
+impl MessageState {
+    /// Not yet delivered or failed: pending, queued or waiting. Cancel applies to
+    /// these, and a queue counts them in its lag.
+    pub fn is_unfinished(self) -> bool {
+        !matches!(self, MessageState::Delivered)
+    }
 }
 
 /// Why a message exists: published by a client, or produced by Depesha itself as the
@@ -99,6 +113,8 @@ pub struct Message {
     pub dedup_id: Option<String>,
     pub origin: Origin,
     pub state: MessageState,
+    /// The queue item this message holds (its own, or, for a callback, its source's).
+    pub queue_item: Option<crate::queue::QueueItem>,
     /// When a delivered message stops being readable and is pruned.
     pub expires_at: Option<UnixMillis>,
 }

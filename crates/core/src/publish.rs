@@ -487,5 +487,6 @@ pub fn build_message(
         origin: Origin::Publish,
         state: MessageState::Pending,
         expires_at: None,
+        queue_item: None,
     }
 }

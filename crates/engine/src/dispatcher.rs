@@ -196,7 +196,7 @@ impl Dispatcher {
 
     /// Starts every due delivery the in-flight limit allows.
     fn start_due(&mut self, now: UnixMillis) {
-        while self.in_flight < self.inner.config.max_in_flight {
+        while self.in_flight < self.inner.config.max_in_flight && !self.inner.is_draining() {
             match self.heap.peek() {
                 Some(Reverse(key)) if key.due <= now => {}
                 _ => return,
@@ -206,9 +206,11 @@ impl Dispatcher {
             };
             self.in_flight += 1;
             let inner = self.inner.clone();
+            let attempt = inner.attempts.start();
             tokio::spawn(async move {
                 let next = crate::worker::deliver(&inner, &key).await;
                 inner.announce(Event::Finished { key, next });
+                drop(attempt);
             });
         }
     }

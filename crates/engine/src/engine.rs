@@ -2,13 +2,13 @@
 //! task, the pruner task, the HTTP client and the signing-key cache.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use depesha_core::keys::SigningKeys;
 use depesha_core::message::MessageState;
 use depesha_store::{DueKey, Store, Unit, UnitOutcome, Write};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::clock::Clock;
 use crate::committer::Committer;
@@ -25,6 +25,43 @@ pub(crate) struct Inner {
     events: mpsc::UnboundedSender<Event>,
     keys: RwLock<HashMap<String, SigningKeys>>,
     dlq_seq: AtomicU64,
+    /// Attempts under way, so that a shutdown can wait for them.
+    pub(crate) attempts: AttemptCounter,
+    draining: AtomicBool,
+}
+
+/// Counts attempts in flight; a [`AttemptGuard`] is held for the life of each.
+#[derive(Default)]
+pub(crate) struct AttemptCounter {
+    count: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+}
+
+pub(crate) struct AttemptGuard {
+    count: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+}
+
+impl AttemptCounter {
+    pub(crate) fn start(&self) -> AttemptGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        AttemptGuard {
+            count: self.count.clone(),
+            idle: self.idle.clone(),
+        }
+    }
+
+    fn current(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
 }
 
 /// Handle to a running engine. Cheap to clone; the background tasks stop when the
@@ -49,6 +86,8 @@ impl Engine {
             events,
             keys: RwLock::new(HashMap::new()),
             dlq_seq: AtomicU64::new(0),
+            attempts: AttemptCounter::default(),
+            draining: AtomicBool::new(false),
         });
         tokio::spawn(Dispatcher::new(inner.clone(), rx).run());
         tokio::spawn(crate::pruner::run(Arc::downgrade(&inner)));
@@ -94,6 +133,26 @@ impl Engine {
         Ok(keys)
     }
 
+    /// Stops starting deliveries and waits, at most `grace`, for the attempts under
+    /// way to finish and record their outcomes. Without it, a stop abandons them and
+    /// they are delivered again after the restart (at-least-once, but avoidable).
+    /// Returns the number of attempts still running when the grace ran out.
+    pub async fn drain(&self, grace: std::time::Duration) -> usize {
+        self.inner.draining.store(true, Ordering::SeqCst);
+        let attempts = &self.inner.attempts;
+        let wait = async {
+            loop {
+                let idle = attempts.idle.notified();
+                if attempts.current() == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(grace, wait).await;
+        attempts.current()
+    }
+
     /// `current := next`, `next := fresh` (spec §3.9).
     pub async fn rotate_keys(&self, user: &str) -> Result<SigningKeys, EngineError> {
         let rotated = self.inner.signing_keys(user).await?.rotated();
@@ -119,6 +178,10 @@ impl Inner {
     pub(crate) fn announce(&self, event: Event) {
         // Fails only when the dispatcher is gone (shutdown); the store still has it all.
         let _ = self.events.send(event);
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     pub(crate) fn next_dlq_seq(&self) -> u64 {

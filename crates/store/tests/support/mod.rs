@@ -141,6 +141,7 @@ pub fn message(user: &str, id: &str, due: u64) -> Message {
         },
         state: MessageState::Pending,
         expires_at: None,
+        queue_item: None,
     }
 }
 
