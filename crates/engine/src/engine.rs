@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use depesha_core::keys::SigningKeys;
-use depesha_core::message::MessageState;
-use depesha_store::{DueKey, Store, Unit, UnitOutcome, Write};
+use depesha_store::{Store, Unit, UnitOutcome, Write};
 use tokio::sync::{mpsc, Notify};
 
 use crate::clock::Clock;
@@ -163,12 +162,11 @@ impl Engine {
 
 impl Inner {
     pub(crate) async fn commit(&self, units: Vec<Unit>) -> Result<Vec<UnitOutcome>, EngineError> {
-        let pending: Vec<Vec<DueKey>> = units.iter().map(pending_keys).collect();
         let outcomes = self.committer.commit(units).await?;
-        for (keys, outcome) in pending.into_iter().zip(&outcomes) {
-            if matches!(outcome, UnitOutcome::Applied(_)) {
-                for key in keys {
-                    self.announce(Event::Pending(key));
+        for outcome in &outcomes {
+            if let UnitOutcome::Applied(applied) = outcome {
+                for key in &applied.became_due {
+                    self.announce(Event::Pending(key.clone()));
                 }
             }
         }
@@ -219,19 +217,4 @@ impl Inner {
             cache.insert(user.to_string(), keys);
         }
     }
-}
-
-/// The messages a unit makes pending, as due-index keys.
-fn pending_keys(unit: &Unit) -> Vec<DueKey> {
-    unit.writes
-        .iter()
-        .filter_map(|w| match w {
-            Write::PutMessage(m) if m.state == MessageState::Pending => Some(DueKey {
-                due: m.due,
-                user: m.user.clone(),
-                id: m.id.clone(),
-            }),
-            _ => None,
-        })
-        .collect()
 }

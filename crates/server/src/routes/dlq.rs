@@ -11,7 +11,7 @@ use depesha_core::filter::{self, Filter, Order, Paging, Scope};
 use depesha_core::ids;
 use depesha_core::message::{Message, MessageState, Origin};
 use depesha_core::publish::{classify, PublishHeaders};
-use depesha_store::{Guard, Taken, Unit, UnitOutcome};
+use depesha_store::{Applied, Guard, Taken, Unit, UnitOutcome};
 use serde_json::{json, Value};
 
 use crate::auth::User;
@@ -108,7 +108,10 @@ pub async fn retry_one(
     let (unit, message_id) = retry_unit(&state, &user.id, &entry, &overrides);
     let outcomes = state.engine.commit(vec![unit]).await?;
     match outcomes.first() {
-        Some(UnitOutcome::Applied(Taken::Dlq(_))) => Ok((
+        Some(UnitOutcome::Applied(Applied {
+            taken: Taken::Dlq(_),
+            ..
+        })) => Ok((
             StatusCode::CREATED,
             Json(json!({ "messageId": message_id })),
         )

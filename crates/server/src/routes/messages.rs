@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::Json;
 use depesha_core::filter::{self, Scope};
 use depesha_core::log::{LogEntry, LogState};
-use depesha_store::{Guard, Taken, Unit, UnitOutcome, Write};
+use depesha_store::{Applied, Guard, Taken, Unit, UnitOutcome, Write};
 use serde_json::{json, Value};
 
 use crate::auth::User;
@@ -114,7 +114,15 @@ async fn cancel_ids(state: &AppState, user: &str, ids: Vec<String>) -> ApiResult
     let outcomes = state.engine.commit(units).await?;
     let cancelled = outcomes
         .iter()
-        .filter(|o| matches!(o, UnitOutcome::Applied(Taken::Message(_))))
+        .filter(|o| {
+            matches!(
+                o,
+                UnitOutcome::Applied(Applied {
+                    taken: Taken::Message(_),
+                    ..
+                })
+            )
+        })
         .count();
     Ok(cancelled as u64)
 }
