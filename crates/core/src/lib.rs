@@ -11,6 +11,7 @@
 
 pub mod backoff;
 pub mod callback;
+pub mod cron;
 pub mod destination;
 pub mod dlq;
 pub mod duration;

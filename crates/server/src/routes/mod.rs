@@ -8,6 +8,7 @@ pub mod logs;
 pub mod messages;
 pub mod publish;
 pub mod queues;
+pub mod schedules;
 pub mod topics;
 
 use axum::http::{Method, Uri};
@@ -55,6 +56,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v2/globalParallelism",
             get(flow_control::global_parallelism),
+        )
+        .route("/v2/schedules", get(schedules::list))
+        .route(
+            "/v2/schedules/{*rest}",
+            get(schedules::get)
+                .delete(schedules::delete)
+                .post(schedules::post)
+                .patch(schedules::patch),
         )
         .route("/v2/messages", delete(messages::cancel_many))
         .route(
