@@ -120,6 +120,17 @@ pub fn outcome(
             ));
         }
     }
+    // A schedule remembers how the messages of its last tick ended.
+    if let (NextStep::Delivered | NextStep::Failed, Some(schedule_id)) =
+        (step, &message.schedule_id)
+    {
+        writes.push(Write::RecordScheduleResult {
+            user: message.user.clone(),
+            schedule_id: schedule_id.clone(),
+            message_id: message.id.clone(),
+            delivered: step == NextStep::Delivered,
+        });
+    }
     // A retry keeps the queue item: the message is not finished.
     if let (NextStep::Delivered | NextStep::Failed, Some(item)) = (step, &message.queue_item) {
         hand_over_queue_item(&mut writes, message, item, callbacks.last_mut(), now);

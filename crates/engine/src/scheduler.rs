@@ -187,6 +187,7 @@ fn advanced(
 ) -> Schedule {
     schedule.last_schedule_time = Some(tick);
     schedule.last_message_ids = message_ids;
+    schedule.last_results.clear();
     schedule.next_schedule_time = next_tick(&schedule.cron, tick.max(now));
     schedule.error = error.or_else(|| {
         (schedule.next_schedule_time == NEVER)
@@ -214,6 +215,7 @@ mod tests {
             last_schedule_time: None,
             next_schedule_time: 60_000,
             last_message_ids: Vec::new(),
+            last_results: Vec::new(),
             error: Some("old".into()),
         }
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{eventually, settle, Api, Receiver, Reply, TestServer};
+use common::{eventually, settle, Answer, Api, Receiver, Reply, TestServer};
 use depesha_engine::ManualClock;
 use serde_json::{json, Value};
 
@@ -705,4 +705,60 @@ async fn a_tick_fires_once_across_a_restart_on_the_same_data_dir() {
     })
     .await
     .expect("second life");
+}
+
+#[tokio::test]
+async fn last_schedule_states_outlive_the_messages_of_the_tick() {
+    let clock = Arc::new(ManualClock::new(START));
+    let server = TestServer::builder()
+        .manual_clock(clock.clone())
+        .config(|c| {
+            c.engine.delivered_retention = Duration::from_secs(1);
+            c.engine.prune_interval = Duration::from_millis(20);
+        })
+        .start()
+        .await;
+    let receiver = Receiver::start().await;
+    receiver.always("/fails", Answer::status(500));
+    let user = server.user(1);
+    let ok = create_ok(
+        &user,
+        &receiver.url("/ok"),
+        &[("Upstash-Cron", "* * * * *")],
+        "",
+    )
+    .await;
+    let failing = create_ok(
+        &user,
+        &receiver.url("/fails"),
+        &[("Upstash-Cron", "* * * * *"), ("Upstash-Retries", "0")],
+        "",
+    )
+    .await;
+
+    clock.advance(Duration::from_secs(31)); // 00:01:01: both fire
+    let delivered = receiver.wait_for("/ok", 1).await.remove(0);
+    receiver.wait_for("/fails", 1).await;
+    let delivered_id = delivered
+        .header("upstash-message-id")
+        .expect("id")
+        .to_string();
+    wait_for_success(&user, &ok, MIDNIGHT + MINUTE).await;
+
+    // The delivered message is pruned from the store; its result is not forgotten.
+    clock.advance(Duration::from_secs(5));
+    eventually("the delivered message pruned", || async {
+        (user.message(&delivered_id).await.status == 404).then_some(())
+    })
+    .await;
+    let s = schedule(&user, &ok).await;
+    assert_eq!(s["lastScheduleStates"], json!({ delivered_id: "SUCCESS" }));
+
+    let failed = eventually("the failing tick recorded", || async {
+        let s = schedule(&user, &failing).await;
+        let states = s["lastScheduleStates"].as_object()?.clone();
+        states.values().all(|v| v == "FAIL").then_some(states)
+    })
+    .await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
 }

@@ -124,6 +124,15 @@ pub enum Write {
         user: String,
         id: String,
     },
+    /// A message produced by a schedule finished (delivered, or failed for good). If
+    /// it belongs to the schedule's last tick, the result is recorded on the schedule;
+    /// otherwise nothing happens.
+    RecordScheduleResult {
+        user: String,
+        schedule_id: String,
+        message_id: String,
+        delivered: bool,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

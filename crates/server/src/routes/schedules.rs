@@ -176,6 +176,10 @@ async fn create(state: &AppState, user: &User, request: Request) -> ApiResult<Js
             .as_ref()
             .map(|s| s.last_message_ids.clone())
             .unwrap_or_default(),
+        last_results: existing
+            .as_ref()
+            .map(|s| s.last_results.clone())
+            .unwrap_or_default(),
         error: None,
     };
     state
@@ -351,11 +355,16 @@ impl ScheduleView {
         let flow = options.flow_control.as_ref();
         let mut states = BTreeMap::new();
         for id in &s.last_message_ids {
-            let shown = match state.engine.store().message(&s.user, id)? {
-                Some(m) if m.state == MessageState::Delivered => "SUCCESS",
-                Some(_) => "IN_PROGRESS",
-                // Failed (now in the DLQ), cancelled, or delivered and already pruned.
-                None => "FAIL",
+            let finished = s.last_results.iter().find(|(m, _)| m == id);
+            let shown = match finished {
+                Some((_, true)) => "SUCCESS",
+                Some((_, false)) => "FAIL",
+                None => match state.engine.store().message(&s.user, id)? {
+                    Some(m) if m.state == MessageState::Delivered => "SUCCESS",
+                    Some(_) => "IN_PROGRESS",
+                    // Cancelled before it finished.
+                    None => "FAIL",
+                },
             };
             states.insert(id.clone(), shown);
         }

@@ -299,6 +299,12 @@ impl<'t> Tx<'t> {
             } => self.release_waiting(&user, &key, count, now),
             Write::PutSchedule(schedule) => self.put_schedule(&schedule),
             Write::DeleteSchedule { user, id } => self.delete_schedule(&user, &id),
+            Write::RecordScheduleResult {
+                user,
+                schedule_id,
+                message_id,
+                delivered,
+            } => self.record_schedule_result(&user, &schedule_id, message_id, delivered),
         }
     }
 

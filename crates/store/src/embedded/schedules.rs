@@ -73,6 +73,34 @@ impl Tx<'_> {
         self.move_tick(user, id, old_at, None)
     }
 
+    /// Records how a message of the schedule's last tick ended. Messages of older
+    /// ticks (or of a replaced or deleted schedule) are ignored.
+    pub(super) fn record_schedule_result(
+        &mut self,
+        user: &str,
+        id: &str,
+        message_id: String,
+        delivered: bool,
+    ) -> StoreResult<()> {
+        let key = user_key(user, id.as_bytes());
+        let schedules = table(&mut self.schedules, self.txn, t::SCHEDULES)?;
+        let stored = schedules.get(key.as_slice()).map_err(io)?;
+        let Some(mut schedule) = stored.map(|v| decode::<Schedule>(v.value())).transpose()? else {
+            return Ok(());
+        };
+        if !schedule.last_message_ids.contains(&message_id)
+            || schedule.last_results.iter().any(|(m, _)| *m == message_id)
+        {
+            return Ok(());
+        }
+        schedule.last_results.push((message_id, delivered));
+        // The tick index is unchanged: only the history moved.
+        schedules
+            .insert(key.as_slice(), encode(&schedule)?.as_slice())
+            .map_err(io)?;
+        Ok(())
+    }
+
     /// Whether the schedule exists, is not paused, and its next tick is `at`.
     pub(super) fn schedule_at(
         &mut self,

@@ -245,6 +245,7 @@ pub fn schedule(user: &str, id: &str, next: u64, paused: bool) -> Schedule {
         last_schedule_time: Some(next.saturating_sub(300_000)),
         next_schedule_time: next,
         last_message_ids: vec!["msg_last".into()],
+        last_results: Vec::new(),
         error: Some("last tick failed".into()),
     }
 }
