@@ -161,18 +161,38 @@ impl FlowGate {
     }
 
     /// How many waiting messages to release now (0 when none wait or none could
-    /// start).
-    pub(crate) fn to_release(&self, user: &str, key: &str, now: UnixMillis) -> usize {
+    /// start), and — when some will still wait after that because this rate period
+    /// is used up — the time a wake-up must be scheduled for (if none is yet).
+    pub(crate) fn to_release(
+        &self,
+        user: &str,
+        key: &str,
+        now: UnixMillis,
+    ) -> (usize, Option<UnixMillis>) {
         let mut keys = self.lock();
         let Some(state) = keys.get_mut(&(user.to_string(), key.to_string())) else {
-            return 0;
+            return (0, None);
         };
         state.roll(now);
         if state.wake_at.is_some_and(|w| w <= now) {
             state.wake_at = None;
         }
         let n = state.room().min(state.waiting).min(RELEASE_BATCH as u64);
-        usize::try_from(n).unwrap_or(RELEASE_BATCH)
+        let left = state.waiting - n;
+        let rate_left = state
+            .limits
+            .rate
+            .map(|r| u64::from(r.saturating_sub(state.started_in_period)));
+        // The released ones will use up the period's starts; the rest wait for the next.
+        let wake = (left > 0
+            && !state.limits.paused
+            && rate_left.is_some_and(|r| r <= n)
+            && state.wake_at.is_none())
+        .then(|| state.period_end());
+        if let Some(at) = wake {
+            state.wake_at = Some(at);
+        }
+        (usize::try_from(n).unwrap_or(RELEASE_BATCH), wake)
     }
 
     /// `released` messages left the wait-list; `asked` were asked for (fewer came
@@ -304,14 +324,38 @@ mod tests {
             Admission::Wait { until: None }
         );
         assert_eq!(gate.parked("u", "k", None), None);
-        assert_eq!(gate.to_release("u", "k", 0), 0);
+        assert_eq!(gate.to_release("u", "k", 0), (0, None));
         l.paused = false;
         gate.set_limits(l, 0);
         assert_eq!(
             gate.to_release("u", "k", 0),
-            1,
+            (1, None),
             "one waits, three could start"
         );
+    }
+
+    #[test]
+    fn a_release_that_uses_up_the_rate_asks_for_a_wake_up_at_the_next_period() {
+        let gate = FlowGate::default();
+        gate.set_limits(limits(None, Some(2), 2), 0);
+        gate.set_waiting("u", "k", 5, 0, || unreachable!());
+        assert_eq!(gate.to_release("u", "k", 0), (2, Some(2_000)));
+        gate.released("u", "k", 2, 2);
+        // The two released start and use up the period.
+        assert_eq!(
+            gate.try_start("u", "k", 10, || unreachable!()),
+            Admission::Go
+        );
+        assert_eq!(
+            gate.try_start("u", "k", 10, || unreachable!()),
+            Admission::Go
+        );
+        assert_eq!(
+            gate.to_release("u", "k", 100),
+            (0, None),
+            "a wake-up is already due"
+        );
+        assert_eq!(gate.to_release("u", "k", 2_000), (2, Some(4_000)));
     }
 
     #[test]

@@ -182,10 +182,14 @@ fn stored_limits(inner: &Inner, user: &str, key: &str, now: u64) -> FlowKey {
     }
 }
 
-/// Releases as many waiting messages of a key as may start now.
-pub(crate) async fn release_waiting(inner: &Inner, user: &str, key: &str) {
+/// Releases as many waiting messages of a key as may start now, and makes sure the
+/// rest are looked at again when the rate period rolls over.
+pub(crate) async fn release_waiting(inner: &Arc<Inner>, user: &str, key: &str) {
     let now = inner.clock.now();
-    let count = inner.flow.to_release(user, key, now);
+    let (count, wake) = inner.flow.to_release(user, key, now);
+    if let Some(at) = wake {
+        wake_at(inner.clone(), user.to_string(), key.to_string(), at);
+    }
     if count == 0 {
         return;
     }
