@@ -162,11 +162,13 @@ impl Engine {
     }
 
     /// A new place at the end of a queue. Enqueues of one millisecond are ordered by
-    /// a counter, so FIFO holds for bursts.
+    /// a counter, so FIFO holds for bursts. Sequence numbers are even: the odd one
+    /// after each is kept free for a companion item (a failed message's second
+    /// callback, see `outcome.rs`).
     pub fn next_queue_position(&self) -> QueuePosition {
         QueuePosition {
             enqueued_at: self.inner.clock.now(),
-            seq: self.inner.queue_seq.fetch_add(1, Ordering::Relaxed),
+            seq: self.inner.queue_seq.fetch_add(2, Ordering::Relaxed),
         }
     }
 

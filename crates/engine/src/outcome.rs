@@ -11,7 +11,7 @@ use depesha_core::dlq::{dlq_id, DlqEntry};
 use depesha_core::ids;
 use depesha_core::log::{LogEntry, LogState};
 use depesha_core::message::{Message, MessageState};
-use depesha_core::queue::QueueItem;
+use depesha_core::queue::{QueueItem, QueuePosition};
 use depesha_core::retry_policy::{next_step, AttemptResult, NextStep};
 use depesha_core::UnixMillis;
 use depesha_store::{Guard, Unit, Write};
@@ -133,7 +133,7 @@ pub fn outcome(
     }
     // A retry keeps the queue item: the message is not finished.
     if let (NextStep::Delivered | NextStep::Failed, Some(item)) = (step, &message.queue_item) {
-        hand_over_queue_item(&mut writes, message, item, callbacks.last_mut(), now);
+        hand_over_queue_item(&mut writes, message, item, &mut callbacks, now);
     }
     for callback in callbacks {
         writes.push(Write::AppendLog(LogEntry::for_message(
@@ -156,36 +156,56 @@ pub fn outcome(
 }
 
 /// A finished message's queue item (spec §3.2: the next message starts only when this
-/// one is done, callbacks included) passes to the last callback it produced, or, with
+/// one is done, callbacks included) passes to the callbacks it produced, or, with
 /// none, is deleted — which lets the queue's next message through.
+///
+/// With both a callback and a failure callback, the queue must wait for both: the
+/// callback takes the item, the failure callback a *companion* item right behind it
+/// (the odd position next to the item's even one, see `Engine::next_queue_position`).
+/// Items count toward the queue's parallelism, so the next message waits for both.
 fn hand_over_queue_item(
     writes: &mut Vec<Write>,
     message: &Message,
     item: &QueueItem,
-    callback: Option<&mut Message>,
+    callbacks: &mut [Message],
     now: UnixMillis,
 ) {
-    match callback {
-        Some(callback) => {
-            callback.queue_item = Some(item.clone());
-            writes.push(Write::PutQueueItem {
-                user: message.user.clone(),
-                queue: item.queue.clone(),
-                position: item.position,
-                holder: callback.id.clone(),
-            });
+    let companion = QueuePosition {
+        seq: item.position.seq | 1,
+        ..item.position
+    };
+    let holders: Vec<(&mut Message, QueuePosition)> = match callbacks {
+        [] => Vec::new(),
+        [only] => vec![(only, item.position)],
+        [first, second] if companion != item.position => {
+            vec![(first, item.position), (second, companion)]
         }
-        None => {
-            writes.push(Write::DeleteQueueItem {
-                user: message.user.clone(),
-                queue: item.queue.clone(),
-                position: item.position,
-            });
-            writes.push(Write::FillQueue {
-                user: message.user.clone(),
-                queue: item.queue.clone(),
-                now,
-            });
-        }
+        // A companion's own companion has no room: the last callback holds the item.
+        [.., last] => vec![(last, item.position)],
+    };
+    if holders.is_empty() {
+        writes.push(Write::DeleteQueueItem {
+            user: message.user.clone(),
+            queue: item.queue.clone(),
+            position: item.position,
+        });
+        writes.push(Write::FillQueue {
+            user: message.user.clone(),
+            queue: item.queue.clone(),
+            now,
+        });
+        return;
+    }
+    for (callback, position) in holders {
+        callback.queue_item = Some(QueueItem {
+            queue: item.queue.clone(),
+            position,
+        });
+        writes.push(Write::PutQueueItem {
+            user: message.user.clone(),
+            queue: item.queue.clone(),
+            position,
+            holder: callback.id.clone(),
+        });
     }
 }
