@@ -71,7 +71,6 @@ def test_batch_with_null_body_and_queue(qstash, receiver):
     assert req.header("Upstash-Message-Id") == res[0].message_id
 
 
-@pytest.mark.skip(reason="URL groups and queues are built in issue 4 (not yet in this version)")
 def test_batch_with_url_group_item_is_nested_list(qstash, receiver):
     group = fresh("bgrp")
     ga, gb = receiver.url("/g/a"), receiver.url("/g/b")
@@ -98,7 +97,6 @@ def test_batch_with_url_group_item_is_nested_list(qstash, receiver):
         qstash.url_group.delete(group)
 
 
-@pytest.mark.skip(reason="URL groups and queues are built in issue 4 (not yet in this version)")
 def test_batch_with_queue_item(qstash, receiver):
     queue = fresh("bq")
     try:

@@ -236,7 +236,6 @@ def test_not_before_wins_over_delay(qstash, receiver):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.skip(reason="URL groups and queues are built in issue 4 (not yet in this version)")
 def test_url_group_publish_fans_out(qstash, user, receiver):
     group = fresh("grp")
     a, b = receiver.url("/ep-a"), receiver.url("/ep-b?x=1")

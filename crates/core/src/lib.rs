@@ -11,12 +11,14 @@
 
 pub mod backoff;
 pub mod callback;
+pub mod cron;
+pub mod destination;
 pub mod dlq;
 pub mod duration;
 pub mod error;
 pub mod filter;
-pub mod flow_key;
 pub mod flow_control;
+pub mod flow_key;
 pub mod header_map;
 pub mod ids;
 pub mod jwt;

@@ -28,6 +28,10 @@ pub struct Schedule {
     pub next_schedule_time: UnixMillis,
     /// Messages produced by the last tick (for `lastScheduleStates`).
     pub last_message_ids: Vec<String>,
+    /// How those messages ended, as each finished: `(message id, delivered?)`. Kept
+    /// here because a delivered message is pruned after a while and a failed one
+    /// lives on only in the DLQ.
+    pub last_results: Vec<(String, bool)>,
     /// Why the last tick produced nothing, if it failed.
     pub error: Option<String>,
 }

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
+use depesha_core::flow_key::FlowKey;
 use depesha_core::keys::SigningKeys;
-use depesha_core::message::MessageState;
-use depesha_store::{DueKey, Store, Unit, UnitOutcome, Write};
+use depesha_core::queue::QueuePosition;
+use depesha_store::{Store, Unit, UnitOutcome, Write};
 use tokio::sync::{mpsc, Notify};
 
 use crate::clock::Clock;
@@ -15,6 +16,7 @@ use crate::committer::Committer;
 use crate::config::EngineConfig;
 use crate::dispatcher::{Dispatcher, Event};
 use crate::error::EngineError;
+use crate::flow::{FlowCounters, FlowGate};
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
@@ -27,6 +29,9 @@ pub(crate) struct Inner {
     dlq_seq: AtomicU64,
     /// Attempts under way, so that a shutdown can wait for them.
     pub(crate) attempts: AttemptCounter,
+    /// Flow-control counters and cached limits.
+    pub(crate) flow: FlowGate,
+    queue_seq: AtomicU64,
     draining: AtomicBool,
 }
 
@@ -87,10 +92,13 @@ impl Engine {
             keys: RwLock::new(HashMap::new()),
             dlq_seq: AtomicU64::new(0),
             attempts: AttemptCounter::default(),
+            flow: FlowGate::default(),
+            queue_seq: AtomicU64::new(0),
             draining: AtomicBool::new(false),
         });
         tokio::spawn(Dispatcher::new(inner.clone(), rx).run());
         tokio::spawn(crate::pruner::run(Arc::downgrade(&inner)));
+        tokio::spawn(resume_waiting(inner.clone()));
         Engine { inner }
     }
 
@@ -153,6 +161,44 @@ impl Engine {
         attempts.current()
     }
 
+    /// A new place at the end of a queue. Enqueues of one millisecond are ordered by
+    /// a counter, so FIFO holds for bursts. Sequence numbers are even: the odd one
+    /// after each is kept free for a companion item (a failed message's second
+    /// callback, see `outcome.rs`).
+    pub fn next_queue_position(&self) -> QueuePosition {
+        QueuePosition {
+            enqueued_at: self.inner.clock.now(),
+            seq: self.inner.queue_seq.fetch_add(2, Ordering::Relaxed),
+        }
+    }
+
+    /// Deliveries in flight right now (all users).
+    pub fn in_flight(&self) -> usize {
+        self.inner.attempts.current()
+    }
+
+    /// A flow-control key's stored limits changed (a message brought new values, or
+    /// pin, unpin, pause, resume): the gate takes them, and waiting messages that may
+    /// now start are released.
+    pub async fn flow_limits_changed(&self, limits: FlowKey) {
+        let (user, key) = (limits.user.clone(), limits.key.clone());
+        self.inner.flow.set_limits(limits, self.inner.clock.now());
+        crate::worker::release_waiting(&self.inner, &user, &key).await;
+    }
+
+    /// `resetRate`: a new rate period starts now.
+    pub async fn reset_flow_rate(&self, user: &str, key: &str) {
+        self.inner
+            .flow
+            .reset_rate(user, key, self.inner.clock.now());
+        crate::worker::release_waiting(&self.inner, user, key).await;
+    }
+
+    /// The live counters of a flow-control key.
+    pub fn flow_counters(&self, user: &str, key: &str) -> FlowCounters {
+        self.inner.flow.counters(user, key, self.inner.clock.now())
+    }
+
     /// `current := next`, `next := fresh` (spec §3.9).
     pub async fn rotate_keys(&self, user: &str) -> Result<SigningKeys, EngineError> {
         let rotated = self.inner.signing_keys(user).await?.rotated();
@@ -163,12 +209,11 @@ impl Engine {
 
 impl Inner {
     pub(crate) async fn commit(&self, units: Vec<Unit>) -> Result<Vec<UnitOutcome>, EngineError> {
-        let pending: Vec<Vec<DueKey>> = units.iter().map(pending_keys).collect();
         let outcomes = self.committer.commit(units).await?;
-        for (keys, outcome) in pending.into_iter().zip(&outcomes) {
-            if matches!(outcome, UnitOutcome::Applied(_)) {
-                for key in keys {
-                    self.announce(Event::Pending(key));
+        for outcome in &outcomes {
+            if let UnitOutcome::Applied(applied) = outcome {
+                for key in &applied.became_due {
+                    self.announce(Event::Pending(key.clone()));
                 }
             }
         }
@@ -221,17 +266,26 @@ impl Inner {
     }
 }
 
-/// The messages a unit makes pending, as due-index keys.
-fn pending_keys(unit: &Unit) -> Vec<DueKey> {
-    unit.writes
-        .iter()
-        .filter_map(|w| match w {
-            Write::PutMessage(m) if m.state == MessageState::Pending => Some(DueKey {
-                due: m.due,
-                user: m.user.clone(),
-                id: m.id.clone(),
-            }),
-            _ => None,
-        })
-        .collect()
+/// At start, tells the gate how many messages wait for each key, and releases those
+/// that may start (their wait-lists outlived the restart; the counters did not).
+async fn resume_waiting(inner: Arc<Inner>) {
+    let keys = match inner.store.keys_with_waiting() {
+        Ok(keys) => keys,
+        Err(e) => {
+            tracing::error!("could not list flow-control wait-lists: {e}");
+            return;
+        }
+    };
+    for (user, key) in keys {
+        let waiting = inner.store.waiting_count(&user, &key).unwrap_or(0);
+        let now = inner.clock.now();
+        let limits = inner
+            .store
+            .flow_key(&user, &key)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| FlowKey::new(&user, &key, now));
+        inner.flow.set_waiting(&user, &key, waiting, now, || limits);
+        crate::worker::release_waiting(&inner, &user, &key).await;
+    }
 }

@@ -7,6 +7,7 @@
 //! - [`delivery`]: the signed HTTP request;
 //! - [`outcome`]: what an attempt's result means for the store (retry, DLQ, callbacks);
 //! - `pruner`: retention;
+//! - `scheduler`: schedules' ticks, each fired once (`Engine::start_scheduler`);
 //! - [`clock`]: time as a trait, so that tests control it.
 
 pub mod clock;
@@ -16,11 +17,16 @@ pub mod delivery;
 mod dispatcher;
 mod engine;
 mod error;
+mod flow;
 pub mod outcome;
 mod pruner;
+pub mod publisher;
+mod scheduler;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
 pub use engine::Engine;
 pub use error::EngineError;
+pub use flow::FlowCounters;
+pub use publisher::{Accepted, Plan, PlanError, PublishPolicy, PublishRequest, Receipt};

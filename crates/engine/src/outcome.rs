@@ -11,6 +11,7 @@ use depesha_core::dlq::{dlq_id, DlqEntry};
 use depesha_core::ids;
 use depesha_core::log::{LogEntry, LogState};
 use depesha_core::message::{Message, MessageState};
+use depesha_core::queue::{QueueItem, QueuePosition};
 use depesha_core::retry_policy::{next_step, AttemptResult, NextStep};
 use depesha_core::UnixMillis;
 use depesha_store::{Guard, Unit, Write};
@@ -84,16 +85,17 @@ pub fn outcome(
 
     // The callback fires after every attempt (spec §8), the failure callback after the
     // last; the DLQ entry exists before the failure callback is created.
+    let mut callbacks = Vec::new();
     if let Some(spec) = &message.callback {
         let body = callback_body(message, result, &CallbackKind::Callback);
-        push_callback(
-            &mut writes,
+        callbacks.push(callback_message(
             message,
             spec,
-            CallbackKind::Callback,
+            &CallbackKind::Callback,
             body,
+            ids::message_id(),
             now,
-        );
+        ));
     }
     if step == NextStep::Failed {
         let id = dlq_id(now, dlq_seq);
@@ -108,8 +110,38 @@ pub fn outcome(
         if let Some(spec) = &message.failure_callback {
             let kind = CallbackKind::Failure { dlq_id: id };
             let body = callback_body(message, result, &kind);
-            push_callback(&mut writes, message, spec, kind, body, now);
+            callbacks.push(callback_message(
+                message,
+                spec,
+                &kind,
+                body,
+                ids::message_id(),
+                now,
+            ));
         }
+    }
+    // A schedule remembers how the messages of its last tick ended.
+    if let (NextStep::Delivered | NextStep::Failed, Some(schedule_id)) =
+        (step, &message.schedule_id)
+    {
+        writes.push(Write::RecordScheduleResult {
+            user: message.user.clone(),
+            schedule_id: schedule_id.clone(),
+            message_id: message.id.clone(),
+            delivered: step == NextStep::Delivered,
+        });
+    }
+    // A retry keeps the queue item: the message is not finished.
+    if let (NextStep::Delivered | NextStep::Failed, Some(item)) = (step, &message.queue_item) {
+        hand_over_queue_item(&mut writes, message, item, &mut callbacks, now);
+    }
+    for callback in callbacks {
+        writes.push(Write::AppendLog(LogEntry::for_message(
+            &callback,
+            LogState::Created,
+            now,
+        )));
+        writes.push(Write::PutMessage(callback));
     }
 
     let guard = Guard::MessageAt {
@@ -123,19 +155,57 @@ pub fn outcome(
     }
 }
 
-fn push_callback(
+/// A finished message's queue item (spec §3.2: the next message starts only when this
+/// one is done, callbacks included) passes to the callbacks it produced, or, with
+/// none, is deleted — which lets the queue's next message through.
+///
+/// With both a callback and a failure callback, the queue must wait for both: the
+/// callback takes the item, the failure callback a *companion* item right behind it
+/// (the odd position next to the item's even one, see `Engine::next_queue_position`).
+/// Items count toward the queue's parallelism, so the next message waits for both.
+fn hand_over_queue_item(
     writes: &mut Vec<Write>,
-    source: &Message,
-    spec: &depesha_core::message::CallbackSpec,
-    kind: CallbackKind,
-    body: Vec<u8>,
+    message: &Message,
+    item: &QueueItem,
+    callbacks: &mut [Message],
     now: UnixMillis,
 ) {
-    let callback = callback_message(source, spec, &kind, body, ids::message_id(), now);
-    writes.push(Write::AppendLog(LogEntry::for_message(
-        &callback,
-        LogState::Created,
-        now,
-    )));
-    writes.push(Write::PutMessage(callback));
+    let companion = QueuePosition {
+        seq: item.position.seq | 1,
+        ..item.position
+    };
+    let holders: Vec<(&mut Message, QueuePosition)> = match callbacks {
+        [] => Vec::new(),
+        [only] => vec![(only, item.position)],
+        [first, second] if companion != item.position => {
+            vec![(first, item.position), (second, companion)]
+        }
+        // A companion's own companion has no room: the last callback holds the item.
+        [.., last] => vec![(last, item.position)],
+    };
+    if holders.is_empty() {
+        writes.push(Write::DeleteQueueItem {
+            user: message.user.clone(),
+            queue: item.queue.clone(),
+            position: item.position,
+        });
+        writes.push(Write::FillQueue {
+            user: message.user.clone(),
+            queue: item.queue.clone(),
+            now,
+        });
+        return;
+    }
+    for (callback, position) in holders {
+        callback.queue_item = Some(QueueItem {
+            queue: item.queue.clone(),
+            position,
+        });
+        writes.push(Write::PutQueueItem {
+            user: message.user.clone(),
+            queue: item.queue.clone(),
+            position,
+            holder: callback.id.clone(),
+        });
+    }
 }

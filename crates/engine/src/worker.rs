@@ -1,13 +1,18 @@
-//! The life of one delivery: load the message, send the attempt, commit its outcome.
+//! The life of one delivery: load the message, pass the gates that may hold it back
+//! (a paused queue, a flow-control key at its limit), send the attempt, commit its
+//! outcome.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use depesha_core::message::MessageState;
+use depesha_core::flow_key::FlowKey;
+use depesha_core::message::{Message, MessageState};
 use depesha_core::retry_policy::NextStep;
-use depesha_store::{DueKey, UnitOutcome};
+use depesha_store::{DueKey, Guard, Unit, UnitOutcome, Write};
 
 use crate::delivery;
 use crate::engine::Inner;
+use crate::flow::Admission;
 use crate::outcome::{outcome, Retention};
 
 /// How long to wait before trying again when the store could not be read or written.
@@ -15,7 +20,7 @@ const STORE_RETRY_MS: u64 = 1000;
 
 /// Delivers the message at `key` once. Returns the key it should be offered again at,
 /// if any (a scheduled retry, or a store error to recover from).
-pub(crate) async fn deliver(inner: &Inner, key: &DueKey) -> Option<DueKey> {
+pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> {
     let later = |due| {
         Some(DueKey {
             due,
@@ -34,6 +39,45 @@ pub(crate) async fn deliver(inner: &Inner, key: &DueKey) -> Option<DueKey> {
     if message.due > inner.clock.now() {
         return later(message.due);
     }
+    match queue_paused(inner, &message) {
+        Ok(false) => {}
+        Ok(true) => return hold(inner, message, MessageState::Queued).await,
+        Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
+    }
+    let flow_key = message.flow_control.as_ref().map(|f| f.key.clone());
+    if let Some(flow_key) = &flow_key {
+        let now = inner.clock.now();
+        let admission = inner.flow.try_start(&message.user, flow_key, now, || {
+            stored_limits(inner, &message.user, flow_key, now)
+        });
+        if let Admission::Wait { until } = admission {
+            let user = message.user.clone();
+            let next = hold(inner, message, MessageState::Waiting).await;
+            if next.is_none() {
+                if let Some(at) = inner.flow.parked(&user, flow_key, until) {
+                    wake_at(inner.clone(), user.clone(), flow_key.clone(), at);
+                }
+                // A slot may have freed between the refusal and the park, with nobody
+                // left to notice: look once more now that the message is listed.
+                release_waiting(inner, &user, flow_key).await;
+            }
+            return next;
+        }
+    }
+    let next = attempt(inner, message.clone(), later).await;
+    if let Some(flow_key) = flow_key {
+        inner.flow.finish(&message.user, &flow_key);
+        release_waiting(inner, &message.user, &flow_key).await;
+    }
+    next
+}
+
+/// Sends one attempt and commits its outcome.
+async fn attempt(
+    inner: &Arc<Inner>,
+    message: Message,
+    later: impl Fn(u64) -> Option<DueKey>,
+) -> Option<DueKey> {
     let keys = match inner.signing_keys(&message.user).await {
         Ok(keys) => keys,
         Err(e) => {
@@ -81,6 +125,100 @@ pub(crate) async fn deliver(inner: &Inner, key: &DueKey) -> Option<DueKey> {
             later(now + STORE_RETRY_MS)
         }
     }
+}
+
+/// Whether the message is a queue's message and that queue is paused (spec §3.7:
+/// paused queues accept but do not deliver). Callback messages holding a queue item
+/// are not the queue's own deliveries and go ahead.
+fn queue_paused(inner: &Inner, message: &Message) -> Result<bool, ()> {
+    let Some(queue) = &message.queue_name else {
+        return Ok(false);
+    };
+    match inner.store.queue(&message.user, queue) {
+        Ok(q) => Ok(q.is_some_and(|q| q.paused)),
+        Err(e) => {
+            tracing::error!(queue = %queue, "could not read a queue (will retry): {e}");
+            Err(())
+        }
+    }
+}
+
+/// Takes a due message out of the due-time index into `state` (queued behind a paused
+/// queue, or waiting for its flow-control key). Guarded by the attempt count, so a
+/// message cancelled meanwhile stays cancelled.
+async fn hold(inner: &Inner, mut message: Message, state: MessageState) -> Option<DueKey> {
+    let guard = Guard::MessageAt {
+        user: message.user.clone(),
+        id: message.id.clone(),
+        retried: message.retried,
+    };
+    let key = DueKey {
+        due: inner.clock.now() + STORE_RETRY_MS,
+        user: message.user.clone(),
+        id: message.id.clone(),
+    };
+    message.state = state;
+    match inner
+        .commit(vec![Unit::guarded(guard, vec![Write::PutMessage(message)])])
+        .await
+    {
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(message = %key.id, "could not hold a message back (will retry): {e}");
+            Some(key)
+        }
+    }
+}
+
+/// The stored limits of a key, or none when the key has no record yet.
+fn stored_limits(inner: &Inner, user: &str, key: &str, now: u64) -> FlowKey {
+    match inner.store.flow_key(user, key) {
+        Ok(Some(limits)) => limits,
+        Ok(None) => FlowKey::new(user, key, now),
+        Err(e) => {
+            tracing::error!(key = %key, "could not read flow-control limits, using none: {e}");
+            FlowKey::new(user, key, now)
+        }
+    }
+}
+
+/// Releases as many waiting messages of a key as may start now, and makes sure the
+/// rest are looked at again when the rate period rolls over.
+pub(crate) async fn release_waiting(inner: &Arc<Inner>, user: &str, key: &str) {
+    let now = inner.clock.now();
+    let (count, wake) = inner.flow.to_release(user, key, now);
+    if let Some(at) = wake {
+        wake_at(inner.clone(), user.to_string(), key.to_string(), at);
+    }
+    if count == 0 {
+        return;
+    }
+    let unit = Unit::new(vec![Write::ReleaseWaiting {
+        user: user.to_string(),
+        key: key.to_string(),
+        count,
+        now,
+    }]);
+    match inner.commit(vec![unit]).await {
+        Ok(outcomes) => {
+            let released = match outcomes.first() {
+                Some(UnitOutcome::Applied(applied)) => applied.became_due.len(),
+                _ => 0,
+            };
+            inner.flow.released(user, key, count, released);
+        }
+        Err(e) => {
+            tracing::error!(key = %key, "could not release waiting messages (will retry on the next event): {e}")
+        }
+    }
+}
+
+/// Releases a key's waiting messages when its rate period rolls over.
+fn wake_at(inner: Arc<Inner>, user: String, key: String, at: u64) {
+    tokio::spawn(async move {
+        inner.clock.sleep_until(at).await;
+        release_waiting(&inner, &user, &key).await;
+    });
 }
 
 fn millis(d: Duration) -> u64 {

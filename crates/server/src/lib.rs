@@ -67,6 +67,10 @@ impl App {
             return Err(ServerError::NoUsers);
         }
         let engine = Engine::start(store, clock, config.engine.clone());
+        engine.start_scheduler(depesha_engine::PublishPolicy {
+            limits: config.limits.clone(),
+            dedup_window_ms: config.dedup_window_ms,
+        });
         for user in &config.users {
             engine.ensure_keys(&user.id, user.keys.clone()).await?;
         }

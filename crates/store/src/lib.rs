@@ -14,13 +14,17 @@ mod error;
 mod unit;
 
 pub use error::{StoreError, StoreResult};
-pub use unit::{Guard, Rejection, Taken, Unit, UnitOutcome, Write};
+pub use unit::{Applied, Guard, Rejection, Taken, Unit, UnitOutcome, Write};
 
 use depesha_core::dlq::DlqEntry;
 use depesha_core::filter::{Filter, Order};
+use depesha_core::flow_key::FlowKey;
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::Message;
+use depesha_core::queue::{Queue, QueuePosition};
+use depesha_core::schedule::Schedule;
+use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
 
 /// A position in the due-time index: messages are delivered in `(due, user, id)`
@@ -53,7 +57,8 @@ pub trait MessageStore {
         limit: usize,
     ) -> StoreResult<Vec<DueKey>>;
 
-    /// Ids of `user`'s *pending* messages that match `filter`, at most `limit`.
+    /// Ids of `user`'s *unfinished* (pending, queued or waiting) messages that match
+    /// `filter`, at most `limit`.
     fn pending_ids(&self, user: &str, filter: &Filter, limit: usize) -> StoreResult<Vec<String>>;
 
     /// Number of pending messages (all users).
@@ -94,6 +99,56 @@ pub trait KeyStore {
     fn keys(&self, user: &str) -> StoreResult<Option<SigningKeys>>;
 }
 
+/// URL groups.
+pub trait GroupStore {
+    fn group(&self, user: &str, name: &str) -> StoreResult<Option<UrlGroup>>;
+    /// All of `user`'s groups, by name.
+    fn groups(&self, user: &str) -> StoreResult<Vec<UrlGroup>>;
+}
+
+/// Queues and their items.
+pub trait QueueStore {
+    fn queue(&self, user: &str, name: &str) -> StoreResult<Option<Queue>>;
+    /// All of `user`'s queues, by name.
+    fn queues(&self, user: &str) -> StoreResult<Vec<Queue>>;
+    /// Every queue of every user that has items (to let them through at start).
+    fn queues_with_items(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Number of unfinished items of a queue (its `lag`).
+    fn queue_lag(&self, user: &str, name: &str) -> StoreResult<u64>;
+    /// The first `limit` items of a queue, in order: position and holder id.
+    fn queue_items(
+        &self,
+        user: &str,
+        name: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(QueuePosition, String)>>;
+}
+
+/// Flow-control keys and their wait-lists.
+pub trait FlowKeyStore {
+    fn flow_key(&self, user: &str, key: &str) -> StoreResult<Option<FlowKey>>;
+    /// All of `user`'s keys, by key.
+    fn flow_keys(&self, user: &str) -> StoreResult<Vec<FlowKey>>;
+    /// Number of messages in the key's wait-list.
+    fn waiting_count(&self, user: &str, key: &str) -> StoreResult<u64>;
+    /// Every (user, key) with a non-empty wait-list (to resume them at start).
+    fn keys_with_waiting(&self) -> StoreResult<Vec<(String, String)>>;
+}
+
+/// Schedules.
+pub trait ScheduleStore {
+    fn schedule(&self, user: &str, id: &str) -> StoreResult<Option<Schedule>>;
+    /// All of `user`'s schedules, by id.
+    fn schedules(&self, user: &str) -> StoreResult<Vec<Schedule>>;
+    /// Up to `limit` (next tick, user, id) of unpaused schedules whose next tick is
+    /// `<= until`, earliest first.
+    fn due_schedules(
+        &self,
+        until: UnixMillis,
+        limit: usize,
+    ) -> StoreResult<Vec<(UnixMillis, String, String)>>;
+}
+
 /// What [`Store::prune`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruneStats {
@@ -104,7 +159,19 @@ pub struct PruneStats {
 }
 
 /// A complete backend.
-pub trait Store: MessageStore + DlqStore + LogStore + KeyStore + Send + Sync + 'static {
+pub trait Store:
+    MessageStore
+    + DlqStore
+    + LogStore
+    + KeyStore
+    + GroupStore
+    + QueueStore
+    + FlowKeyStore
+    + ScheduleStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Applies `units` in order in one transaction and makes it durable before
     /// returning. Each unit is all-or-nothing: its guard is checked first (against the
     /// state left by the units before it) and, if it holds, all its writes are applied.

@@ -8,12 +8,16 @@ mod support;
 use depesha_core::filter::{Filter, Order};
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::{LogEntry, LogState};
-use depesha_core::message::MessageState;
+use depesha_core::message::{Message, MessageState};
 use depesha_store::{
-    DlqStore, DueKey, Guard, KeyStore, MessageStore, Page, PruneStats, Rejection, Store,
-    StoreError, Taken, Unit, UnitOutcome, Write,
+    Applied, DlqStore, DueKey, FlowKeyStore, GroupStore, Guard, KeyStore, MessageStore, Page,
+    PruneStats, QueueStore, Rejection, ScheduleStore, Store, StoreError, Taken, Unit, UnitOutcome,
+    Write,
 };
-use support::{commit_all, delivered, dlq_entry, log, message, put, Backend, Embedded};
+use support::{
+    commit_all, delivered, dlq_entry, flow_key, group, log, message, position, put, queue, queued,
+    schedule, waiting, Backend, Embedded,
+};
 
 const A: &str = "ann";
 /// A user whose name extends [`A`]'s: prefix scans must keep them apart.
@@ -27,6 +31,27 @@ fn keys(due: &[DueKey]) -> Vec<(u64, &str, &str)> {
 
 fn no_filter() -> Filter {
     Filter::default()
+}
+
+fn due_key(due: u64, user: &str, id: &str) -> DueKey {
+    DueKey {
+        due,
+        user: user.into(),
+        id: id.into(),
+    }
+}
+
+/// Applied, having made nothing due.
+fn applied(taken: Taken) -> UnitOutcome {
+    made_due(taken, &[])
+}
+
+/// Applied, having made exactly these `(due, user, id)` keys due, in this order.
+fn made_due(taken: Taken, keys: &[(u64, &str, &str)]) -> UnitOutcome {
+    UnitOutcome::Applied(Applied {
+        taken,
+        became_due: keys.iter().map(|(d, u, i)| due_key(*d, u, i)).collect(),
+    })
 }
 
 // ---------------------------------------------------------------------------------
@@ -141,9 +166,16 @@ pub fn pending_messages_are_never_pruned(store: &impl Store) {
     // eligible: only delivered messages expire.
     let mut m = message(A, "m", 100);
     m.expires_at = Some(10);
-    commit_all(store, vec![put(m)]);
+    // Nor are queued or waiting ones.
+    let mut q = queued(A, "q", "line", position(1, 0), 100);
+    q.expires_at = Some(10);
+    let mut w = waiting(A, "w", "k", 100);
+    w.expires_at = Some(10);
+    commit_all(store, vec![put(m), put(q), put(w)]);
     assert_eq!(store.prune(u64::MAX, 0, 100).expect("prune").messages, 0);
     assert!(store.message(A, "m").expect("read").is_some());
+    assert!(store.message(A, "q").expect("read").is_some());
+    assert!(store.message(A, "w").expect("read").is_some());
     assert_eq!(store.pending_count().expect("count"), 1);
 }
 
@@ -280,7 +312,7 @@ pub fn cancel_takes_a_pending_message_once(store: &impl Store) {
     assert_eq!(
         outcomes,
         vec![
-            UnitOutcome::Applied(Taken::Message(Box::new(m))),
+            applied(Taken::Message(Box::new(m))),
             UnitOutcome::Rejected(Rejection::NotFound)
         ]
     );
@@ -337,9 +369,9 @@ pub fn dedup_claim_rejects_duplicates_within_and_across_commits(store: &impl Sto
     assert_eq!(
         outcomes,
         vec![
-            UnitOutcome::Applied(Taken::Nothing),
+            made_due(Taken::Nothing, &[(5, A, "m1")]),
             duplicate.clone(),
-            UnitOutcome::Applied(Taken::Nothing)
+            made_due(Taken::Nothing, &[(5, B, "m3")])
         ]
     );
     assert!(store.message(A, "m1").expect("read").is_some());
@@ -359,7 +391,7 @@ pub fn dedup_claim_rejects_duplicates_within_and_across_commits(store: &impl Sto
     let fresh = Unit::guarded(claim(A, "k", &["m5"], 3_000), Vec::new());
     assert_eq!(
         store.commit(vec![fresh]).expect("commit"),
-        vec![UnitOutcome::Applied(Taken::Nothing)]
+        vec![applied(Taken::Nothing)]
     );
     let dup = Unit::guarded(claim(A, "k", &["m6"], 3_000), Vec::new());
     assert_eq!(
@@ -426,9 +458,9 @@ pub fn message_at_guards_the_attempt_state(store: &impl Store) {
     assert_eq!(
         store.commit(vec![at0, at0_again, at1]).expect("commit"),
         vec![
-            UnitOutcome::Applied(Taken::Nothing),
+            made_due(Taken::Nothing, &[(900, A, "m")]),
             UnitOutcome::Rejected(Rejection::NotFound),
-            UnitOutcome::Applied(Taken::Nothing)
+            applied(Taken::Nothing)
         ]
     );
     let stored = store.message(A, "m").expect("read").expect("present");
@@ -507,7 +539,7 @@ pub fn take_dlq_removes_the_entry_once(store: &impl Store) {
         outcomes,
         vec![
             UnitOutcome::Rejected(Rejection::NotFound),
-            UnitOutcome::Applied(Taken::Dlq(Box::new(entry))),
+            applied(Taken::Dlq(Box::new(entry))),
             UnitOutcome::Rejected(Rejection::NotFound),
             UnitOutcome::Rejected(Rejection::NotFound)
         ]
@@ -1023,6 +1055,867 @@ pub fn users_are_isolated(store: &impl Store) {
 }
 
 // ---------------------------------------------------------------------------------
+// What units make due
+// ---------------------------------------------------------------------------------
+
+pub fn pending_puts_report_became_due(store: &impl Store) {
+    // Only pending messages are reported: not delivered, queued or waiting ones.
+    let outcomes = store
+        .commit(vec![Unit::new(vec![
+            Write::PutMessage(message(A, "m1", 10)),
+            Write::PutMessage(delivered(message(A, "d", 1), 50)),
+            Write::PutMessage(queued(A, "q", "line", position(1, 0), 1)),
+            Write::PutMessage(waiting(A, "w", "k", 1)),
+            Write::PutMessage(message(B, "m2", 20)),
+        ])])
+        .expect("commit");
+    assert_eq!(
+        outcomes,
+        vec![made_due(Taken::Nothing, &[(10, A, "m1"), (20, B, "m2")])]
+    );
+    // Every unit reports its own keys; a message put twice is reported once, at its
+    // final due; one taken out again later in the unit is not reported.
+    let mut moved = message(A, "m3", 10);
+    moved.due = 30;
+    let outcomes = store
+        .commit(vec![
+            put(message(A, "m4", 40)),
+            Unit::new(vec![
+                Write::PutMessage(message(A, "m3", 10)),
+                Write::PutMessage(moved.clone()),
+                Write::PutMessage(moved.clone()),
+            ]),
+            Unit::new(vec![
+                Write::PutMessage(message(A, "gone", 5)),
+                Write::DeleteMessage {
+                    user: A.into(),
+                    id: "gone".into(),
+                },
+            ]),
+            Unit::new(vec![
+                Write::PutMessage(message(A, "done", 5)),
+                Write::PutMessage(delivered(message(A, "done", 5), 99)),
+            ]),
+        ])
+        .expect("commit");
+    assert_eq!(
+        outcomes,
+        vec![
+            made_due(Taken::Nothing, &[(40, A, "m4")]),
+            made_due(Taken::Nothing, &[(30, A, "m3")]),
+            applied(Taken::Nothing),
+            applied(Taken::Nothing),
+        ]
+    );
+    // Every put of a pending message is reported, also when its key did not move.
+    assert_eq!(
+        store.commit(vec![put(moved)]).expect("commit"),
+        vec![made_due(Taken::Nothing, &[(30, A, "m3")])]
+    );
+    assert_eq!(
+        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        vec![(10, A, "m1"), (20, B, "m2"), (30, A, "m3"), (40, A, "m4")]
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// URL groups
+// ---------------------------------------------------------------------------------
+
+pub fn groups_upsert_get_list_delete(store: &impl Store) {
+    let g2 = group(A, "g2", 10);
+    let g1 = group(A, "g1", 20);
+    let other = group(B, "g1", 30);
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutGroup(g2.clone()),
+            Write::PutGroup(g1.clone()),
+            Write::PutGroup(other.clone()),
+        ])],
+    );
+    assert_eq!(store.group(A, "g1").expect("group"), Some(g1.clone()));
+    assert_eq!(store.group(A, "g3").expect("group"), None);
+    assert_eq!(
+        store.groups(A).expect("groups"),
+        vec![g1.clone(), g2.clone()]
+    );
+    assert_eq!(store.groups(B).expect("groups"), vec![other.clone()]);
+    assert_eq!(store.groups("an").expect("groups"), Vec::new());
+
+    // Upsert replaces the whole record.
+    let mut edited = g1.clone();
+    edited.endpoints.truncate(1);
+    edited.updated_at = 40;
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::PutGroup(edited.clone())])],
+    );
+    assert_eq!(store.group(A, "g1").expect("group"), Some(edited));
+
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::DeleteGroup {
+                user: A.into(),
+                name: "g1".into(),
+            },
+            Write::DeleteGroup {
+                user: A.into(),
+                name: "never".into(),
+            },
+        ])],
+    );
+    assert_eq!(store.group(A, "g1").expect("group"), None);
+    assert_eq!(store.groups(A).expect("groups"), vec![g2]);
+    assert_eq!(store.group(B, "g1").expect("group"), Some(other));
+}
+
+// ---------------------------------------------------------------------------------
+// Queues
+// ---------------------------------------------------------------------------------
+
+fn put_item(user: &str, q: &str, at: (u64, u64), holder: &str) -> Write {
+    Write::PutQueueItem {
+        user: user.into(),
+        queue: q.into(),
+        position: position(at.0, at.1),
+        holder: holder.into(),
+    }
+}
+
+fn delete_item(user: &str, q: &str, at: (u64, u64)) -> Write {
+    Write::DeleteQueueItem {
+        user: user.into(),
+        queue: q.into(),
+        position: position(at.0, at.1),
+    }
+}
+
+fn fill(user: &str, q: &str, now: u64) -> Unit {
+    Unit::new(vec![Write::FillQueue {
+        user: user.into(),
+        queue: q.into(),
+        now,
+    }])
+}
+
+/// Enqueues `(id, not_before)` into `q` of `A`, one per millisecond from 1.
+fn enqueue(store: &impl Store, q: &str, messages: &[(&str, u64)]) {
+    let units = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (id, not_before))| {
+            let at = (i as u64 + 1, 0);
+            Unit::new(vec![
+                Write::PutMessage(queued(A, id, q, position(at.0, at.1), *not_before)),
+                put_item(A, q, at, id),
+            ])
+        })
+        .collect();
+    commit_all(store, units);
+}
+
+fn state_of(store: &impl Store, user: &str, id: &str) -> MessageState {
+    store
+        .message(user, id)
+        .expect("read")
+        .expect("present")
+        .state
+}
+
+fn holders(store: &impl Store, user: &str, q: &str) -> Vec<String> {
+    store
+        .queue_items(user, q, 1_000)
+        .expect("items")
+        .into_iter()
+        .map(|(_, holder)| holder)
+        .collect()
+}
+
+pub fn queues_put_get_list_delete(store: &impl Store) {
+    let q2 = queue(A, "q2", 3, false);
+    let q1 = queue(A, "q1", 1, true);
+    let other = queue(B, "q1", 2, false);
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutQueue(q2.clone()),
+            Write::PutQueue(q1.clone()),
+            Write::PutQueue(other.clone()),
+            put_item(A, "q1", (1, 0), "m"),
+        ])],
+    );
+    assert_eq!(store.queue(A, "q1").expect("queue"), Some(q1.clone()));
+    assert_eq!(store.queue(A, "nope").expect("queue"), None);
+    assert_eq!(
+        store.queues(A).expect("queues"),
+        vec![q1.clone(), q2.clone()]
+    );
+    assert_eq!(store.queues(B).expect("queues"), vec![other.clone()]);
+
+    let mut resumed = q1.clone();
+    resumed.paused = false;
+    resumed.parallelism = 5;
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::PutQueue(resumed.clone())])],
+    );
+    assert_eq!(store.queue(A, "q1").expect("queue"), Some(resumed));
+
+    // Deleting the record leaves its items to the caller.
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::DeleteQueue {
+            user: A.into(),
+            name: "q1".into(),
+        }])],
+    );
+    assert_eq!(store.queue(A, "q1").expect("queue"), None);
+    assert_eq!(store.queues(A).expect("queues"), vec![q2]);
+    assert_eq!(store.queue(B, "q1").expect("queue"), Some(other));
+    assert_eq!(store.queue_lag(A, "q1").expect("lag"), 1);
+}
+
+pub fn queue_items_keep_order_and_count_lag(store: &impl Store) {
+    commit_all(
+        store,
+        vec![
+            Unit::new(vec![
+                put_item(A, "q", (20, 2), "m22"),
+                put_item(A, "q", (20, 0), "m20"),
+                put_item(A, "q", (20, 1), "m21"),
+            ]),
+            // Another user, a queue whose name extends "q": kept apart.
+            Unit::new(vec![
+                put_item(B, "q", (1, 0), "b"),
+                put_item(A, "q2", (1, 0), "other"),
+            ]),
+            Unit::new(vec![put_item(A, "q", (10, 9), "m10")]),
+        ],
+    );
+    let items = store.queue_items(A, "q", 10).expect("items");
+    assert_eq!(
+        items,
+        vec![
+            (position(10, 9), "m10".to_string()),
+            (position(20, 0), "m20".into()),
+            (position(20, 1), "m21".into()),
+            (position(20, 2), "m22".into()),
+        ]
+    );
+    assert_eq!(
+        store.queue_items(A, "q", 2).expect("items"),
+        items[..2].to_vec()
+    );
+    assert_eq!(store.queue_items(A, "q", 0).expect("items"), Vec::new());
+    assert_eq!(store.queue_lag(A, "q").expect("lag"), 4);
+    assert_eq!(store.queue_lag(A, "q2").expect("lag"), 1);
+    assert_eq!(store.queue_lag(B, "q").expect("lag"), 1);
+    assert_eq!(store.queue_lag(A, "none").expect("lag"), 0);
+
+    // Putting an item again hands it to another holder (a callback).
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            put_item(A, "q", (10, 9), "callback"),
+            delete_item(A, "q", (20, 1)),
+            delete_item(A, "q", (99, 0)),
+        ])],
+    );
+    assert_eq!(holders(store, A, "q"), vec!["callback", "m20", "m22"]);
+    assert_eq!(store.queue_lag(A, "q").expect("lag"), 3);
+}
+
+pub fn fill_queue_admits_the_first_parallelism_queued_holders(store: &impl Store) {
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::PutQueue(queue(A, "q", 2, false))])],
+    );
+    enqueue(store, "q", &[("m0", 50), ("m1", 500), ("m2", 0), ("m3", 0)]);
+    // Queued messages are in no time index.
+    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(store.due(None, u64::MAX, 10).expect("due"), Vec::new());
+
+    // Due at max(now, not_before), reported in queue order.
+    assert_eq!(
+        store.commit(vec![fill(A, "q", 100)]).expect("commit"),
+        vec![made_due(Taken::Nothing, &[(100, A, "m0"), (500, A, "m1")])]
+    );
+    let m0 = store.message(A, "m0").expect("read").expect("present");
+    assert_eq!((m0.state, m0.due), (MessageState::Pending, 100));
+    assert_eq!(state_of(store, A, "m1"), MessageState::Pending);
+    assert_eq!(state_of(store, A, "m2"), MessageState::Queued);
+    assert_eq!(state_of(store, A, "m3"), MessageState::Queued);
+    assert_eq!(
+        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        vec![(100, A, "m0"), (500, A, "m1")]
+    );
+    // Admitting does not remove items.
+    assert_eq!(store.queue_lag(A, "q").expect("lag"), 4);
+
+    // The active ones are not admitted again.
+    assert_eq!(
+        store.commit(vec![fill(A, "q", 200)]).expect("commit"),
+        vec![applied(Taken::Nothing)]
+    );
+    assert_eq!(
+        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        vec![(100, A, "m0"), (500, A, "m1")]
+    );
+
+    // m0 finishes: its item goes, and the next one starts.
+    let finish = Unit::new(vec![
+        Write::PutMessage(delivered(m0, 9_000)),
+        delete_item(A, "q", (1, 0)),
+        Write::FillQueue {
+            user: A.into(),
+            queue: "q".into(),
+            now: 300,
+        },
+    ]);
+    assert_eq!(
+        store.commit(vec![finish]).expect("commit"),
+        vec![made_due(Taken::Nothing, &[(300, A, "m2")])]
+    );
+    assert_eq!(state_of(store, A, "m3"), MessageState::Queued);
+    assert_eq!(store.queue_lag(A, "q").expect("lag"), 3);
+    assert_eq!(holders(store, A, "q"), vec!["m1", "m2", "m3"]);
+
+    // A holder that is a pending callback (the item was handed over) stays as it is.
+    let mut callback = message(A, "cb", 700);
+    callback.queue_item = store
+        .message(A, "m1")
+        .expect("read")
+        .expect("m1")
+        .queue_item;
+    let hand_over = Unit::new(vec![
+        Write::PutMessage(delivered(
+            store.message(A, "m1").expect("read").expect("m1"),
+            9_000,
+        )),
+        Write::PutMessage(callback),
+        put_item(A, "q", (2, 0), "cb"),
+        Write::FillQueue {
+            user: A.into(),
+            queue: "q".into(),
+            now: 400,
+        },
+    ]);
+    assert_eq!(
+        store.commit(vec![hand_over]).expect("commit"),
+        vec![made_due(Taken::Nothing, &[(700, A, "cb")])]
+    );
+    assert_eq!(state_of(store, A, "m3"), MessageState::Queued);
+    assert_eq!(store.pending_count().expect("count"), 2);
+}
+
+pub fn paused_or_unknown_queue_admits_nothing(store: &impl Store) {
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::PutQueue(queue(A, "q", 5, true))])],
+    );
+    enqueue(store, "q", &[("m0", 0), ("m1", 0)]);
+    // An unknown queue, even one with items, admits nothing either.
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutMessage(queued(A, "x", "ghost", position(1, 0), 0)),
+            put_item(A, "ghost", (1, 0), "x"),
+        ])],
+    );
+    assert_eq!(
+        store
+            .commit(vec![
+                fill(A, "q", 100),
+                fill(A, "ghost", 100),
+                fill(B, "q", 100)
+            ])
+            .expect("commit"),
+        vec![
+            applied(Taken::Nothing),
+            applied(Taken::Nothing),
+            applied(Taken::Nothing)
+        ]
+    );
+    assert_eq!(state_of(store, A, "m0"), MessageState::Queued);
+    assert_eq!(state_of(store, A, "x"), MessageState::Queued);
+    assert_eq!(store.pending_count().expect("count"), 0);
+
+    // Resumed and filled in one unit.
+    let resume = Unit::new(vec![
+        Write::PutQueue(queue(A, "q", 5, false)),
+        Write::FillQueue {
+            user: A.into(),
+            queue: "q".into(),
+            now: 100,
+        },
+    ]);
+    assert_eq!(
+        store.commit(vec![resume]).expect("commit"),
+        vec![made_due(Taken::Nothing, &[(100, A, "m0"), (100, A, "m1")])]
+    );
+}
+
+pub fn queues_with_items_lists_each_queue_once(store: &impl Store) {
+    assert_eq!(store.queues_with_items().expect("queues"), Vec::new());
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutQueue(queue(A, "empty", 1, false)),
+            put_item(B, "q1", (1, 0), "b"),
+            put_item(A, "q2", (1, 0), "c"),
+            put_item(A, "q1", (3, 0), "a3"),
+            put_item(A, "q1", (1, 0), "a1"),
+            put_item(A, "q1", (2, 0), "a2"),
+            put_item(A, "q10", (1, 0), "d"),
+        ])],
+    );
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(u, q)| (u.to_string(), q.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        store.queues_with_items().expect("queues"),
+        pairs(&[(A, "q1"), (A, "q10"), (A, "q2"), (B, "q1")])
+    );
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            delete_item(A, "q2", (1, 0)),
+            delete_item(A, "q10", (1, 0)),
+        ])],
+    );
+    assert_eq!(
+        store.queues_with_items().expect("queues"),
+        pairs(&[(A, "q1"), (B, "q1")])
+    );
+}
+
+pub fn cancel_takes_queued_messages(store: &impl Store) {
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::PutQueue(queue(A, "q", 1, false))])],
+    );
+    enqueue(store, "q", &[("m0", 0), ("m1", 0)]);
+    // Unfinished: listed for cancel, but not pending for an attempt.
+    let mut ids = store.pending_ids(A, &no_filter(), 10).expect("ids");
+    ids.sort();
+    assert_eq!(ids, vec!["m0", "m1"]);
+    let attempt = Unit::guarded(
+        Guard::MessageAt {
+            user: A.into(),
+            id: "m1".into(),
+            retried: 0,
+        },
+        Vec::new(),
+    );
+    assert_eq!(
+        store.commit(vec![attempt]).expect("commit"),
+        vec![UnitOutcome::Rejected(Rejection::NotFound)]
+    );
+
+    // The take leaves the item; the cancel unit deletes it and lets the next one in.
+    let m1 = store.message(A, "m1").expect("read").expect("m1");
+    let taken = store.commit(vec![cancel(A, "m1", 5)]).expect("commit");
+    assert_eq!(taken, vec![applied(Taken::Message(Box::new(m1)))]);
+    assert_eq!(store.message(A, "m1").expect("read"), None);
+    assert_eq!(store.queue_lag(A, "q").expect("lag"), 2);
+    let m0 = store.message(A, "m0").expect("read").expect("m0");
+    let mut cancel_m0 = cancel(A, "m0", 6);
+    cancel_m0.writes.extend([
+        delete_item(A, "q", (1, 0)),
+        delete_item(A, "q", (2, 0)),
+        Write::FillQueue {
+            user: A.into(),
+            queue: "q".into(),
+            now: 10,
+        },
+    ]);
+    assert_eq!(
+        store.commit(vec![cancel_m0]).expect("commit"),
+        vec![applied(Taken::Message(Box::new(m0)))]
+    );
+    assert_eq!(store.queue_lag(A, "q").expect("lag"), 0);
+    assert_eq!(store.queues_with_items().expect("queues"), Vec::new());
+    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(
+        store.pending_ids(A, &no_filter(), 10).expect("ids"),
+        Vec::<String>::new()
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Flow control
+// ---------------------------------------------------------------------------------
+
+fn release(user: &str, key: &str, count: usize, now: u64) -> Unit {
+    Unit::new(vec![Write::ReleaseWaiting {
+        user: user.into(),
+        key: key.into(),
+        count,
+        now,
+    }])
+}
+
+pub fn flow_keys_put_get_list(store: &impl Store) {
+    let k2 = flow_key(A, "k2", Some(3));
+    let k1 = flow_key(A, "k1", None);
+    let other = flow_key(B, "k1", Some(1));
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutFlowKey(k2.clone()),
+            Write::PutFlowKey(k1.clone()),
+            Write::PutFlowKey(other.clone()),
+        ])],
+    );
+    assert_eq!(store.flow_key(A, "k1").expect("key"), Some(k1.clone()));
+    assert_eq!(store.flow_key(A, "k3").expect("key"), None);
+    assert_eq!(
+        store.flow_keys(A).expect("keys"),
+        vec![k1.clone(), k2.clone()]
+    );
+    assert_eq!(store.flow_keys(B).expect("keys"), vec![other]);
+    let mut paused = k1;
+    paused.paused = true;
+    paused.pinned_parallelism = true;
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::PutFlowKey(paused.clone())])],
+    );
+    assert_eq!(store.flow_keys(A).expect("keys"), vec![paused, k2]);
+}
+
+pub fn waiting_messages_are_in_their_keys_wait_list(store: &impl Store) {
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutMessage(waiting(A, "w3", "k", 30)),
+            Write::PutMessage(waiting(A, "w1", "k", 10)),
+            Write::PutMessage(waiting(A, "w0", "k", 10)),
+            Write::PutMessage(waiting(A, "w2", "k", 20)),
+            Write::PutMessage(waiting(A, "x", "k2", 5)),
+            Write::PutMessage(waiting(B, "y", "k", 5)),
+        ])],
+    );
+    // In no time index, but unfinished.
+    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(store.due(None, u64::MAX, 10).expect("due"), Vec::new());
+    assert_eq!(
+        store.pending_ids(A, &no_filter(), 10).expect("ids").len(),
+        5
+    );
+    assert_eq!(store.waiting_count(A, "k").expect("count"), 4);
+    assert_eq!(store.waiting_count(A, "k2").expect("count"), 1);
+    assert_eq!(store.waiting_count(B, "k").expect("count"), 1);
+    assert_eq!(store.waiting_count(A, "none").expect("count"), 0);
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(u, k)| (u.to_string(), k.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        store.keys_with_waiting().expect("keys"),
+        pairs(&[(A, "k"), (A, "k2"), (B, "k")])
+    );
+
+    // Released in (due, id) order, due `now`.
+    assert_eq!(
+        store
+            .commit(vec![release(A, "k", 2, 1_000)])
+            .expect("commit"),
+        vec![made_due(
+            Taken::Nothing,
+            &[(1_000, A, "w0"), (1_000, A, "w1")]
+        )]
+    );
+    let w0 = store.message(A, "w0").expect("read").expect("w0");
+    assert_eq!((w0.state, w0.due), (MessageState::Pending, 1_000));
+    assert_eq!(state_of(store, A, "w2"), MessageState::Waiting);
+    assert_eq!(store.waiting_count(A, "k").expect("count"), 2);
+    assert_eq!(store.pending_count().expect("count"), 2);
+
+    // More than there are; nothing at all; another user's list.
+    assert_eq!(
+        store
+            .commit(vec![
+                release(A, "k", 10, 2_000),
+                release(A, "k", 10, 3_000),
+                release(A, "k2", 0, 3_000),
+                release(A, "none", 5, 3_000),
+            ])
+            .expect("commit"),
+        vec![
+            made_due(Taken::Nothing, &[(2_000, A, "w2"), (2_000, A, "w3")]),
+            applied(Taken::Nothing),
+            applied(Taken::Nothing),
+            applied(Taken::Nothing),
+        ]
+    );
+    assert_eq!(store.waiting_count(A, "k").expect("count"), 0);
+    assert_eq!(store.waiting_count(B, "k").expect("count"), 1);
+    assert_eq!(
+        store.keys_with_waiting().expect("keys"),
+        pairs(&[(A, "k2"), (B, "k")])
+    );
+    assert_eq!(
+        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        vec![
+            (1_000, A, "w0"),
+            (1_000, A, "w1"),
+            (2_000, A, "w2"),
+            (2_000, A, "w3")
+        ]
+    );
+}
+
+pub fn put_message_moves_wait_list_entries(store: &impl Store) {
+    // Pending -> waiting leaves the due index for the wait-list.
+    let m = message(A, "m", 10);
+    commit_all(store, vec![put(m.clone())]);
+    let mut w: Message = m.clone();
+    w.state = MessageState::Waiting;
+    commit_all(store, vec![put(w.clone())]);
+    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(store.waiting_count(A, "fc").expect("count"), 1);
+
+    // Waiting at another due, then under another key: one entry, where it belongs.
+    w.due = 50;
+    commit_all(store, vec![put(w.clone())]);
+    commit_all(store, vec![put(waiting(A, "other", "fc", 20))]);
+    assert_eq!(store.waiting_count(A, "fc").expect("count"), 2);
+    let first = store
+        .commit(vec![release(A, "fc", 1, 100)])
+        .expect("commit");
+    assert_eq!(first, vec![made_due(Taken::Nothing, &[(100, A, "other")])]);
+    if let Some(flow) = w.flow_control.as_mut() {
+        flow.key = "elsewhere".into();
+    }
+    commit_all(store, vec![put(w.clone())]);
+    assert_eq!(store.waiting_count(A, "fc").expect("count"), 0);
+    assert_eq!(store.waiting_count(A, "elsewhere").expect("count"), 1);
+
+    // Waiting -> delivered leaves every list.
+    commit_all(store, vec![put(delivered(w, 5_000))]);
+    assert_eq!(store.waiting_count(A, "elsewhere").expect("count"), 0);
+    assert_eq!(store.keys_with_waiting().expect("keys"), Vec::new());
+    assert_eq!(store.pending_count().expect("count"), 1);
+}
+
+pub fn cancel_takes_waiting_messages_out_of_the_wait_list(store: &impl Store) {
+    let w = waiting(A, "w", "k", 10);
+    commit_all(
+        store,
+        vec![
+            put(w.clone()),
+            put(waiting(A, "v", "k", 20)),
+            put(waiting(A, "gone", "k2", 20)),
+        ],
+    );
+    assert_eq!(
+        store.commit(vec![cancel(A, "w", 1)]).expect("commit"),
+        vec![applied(Taken::Message(Box::new(w)))]
+    );
+    assert_eq!(store.waiting_count(A, "k").expect("count"), 1);
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::DeleteMessage {
+            user: A.into(),
+            id: "gone".into(),
+        }])],
+    );
+    assert_eq!(store.waiting_count(A, "k2").expect("count"), 0);
+    let pairs = store.keys_with_waiting().expect("keys");
+    assert_eq!(pairs, vec![(A.to_string(), "k".to_string())]);
+    // What is left is released normally.
+    assert_eq!(
+        store.commit(vec![release(A, "k", 5, 30)]).expect("commit"),
+        vec![made_due(Taken::Nothing, &[(30, A, "v")])]
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Schedules
+// ---------------------------------------------------------------------------------
+
+fn due_ticks(store: &impl Store, until: u64, limit: usize) -> Vec<(u64, String, String)> {
+    store.due_schedules(until, limit).expect("due schedules")
+}
+
+fn tick(at: u64, user: &str, id: &str) -> (u64, String, String) {
+    (at, user.to_string(), id.to_string())
+}
+
+pub fn schedules_put_get_list_and_due_order(store: &impl Store) {
+    let s1 = schedule(A, "s1", 300, false);
+    let s2 = schedule(A, "s2", 100, false);
+    let s3 = schedule(A, "s3", 200, true);
+    let other = schedule(B, "s1", 100, false);
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutSchedule(s1.clone()),
+            Write::PutSchedule(s2.clone()),
+            Write::PutSchedule(s3.clone()),
+            Write::PutSchedule(other.clone()),
+        ])],
+    );
+    assert_eq!(store.schedule(A, "s1").expect("schedule"), Some(s1.clone()));
+    assert_eq!(store.schedule(A, "s9").expect("schedule"), None);
+    assert_eq!(
+        store.schedules(A).expect("schedules"),
+        vec![s1.clone(), s2.clone(), s3.clone()]
+    );
+    assert_eq!(store.schedules(B).expect("schedules"), vec![other.clone()]);
+
+    // Earliest first (then user, id); paused ones are not due; `until` is inclusive.
+    assert_eq!(
+        due_ticks(store, 299, 10),
+        vec![tick(100, A, "s2"), tick(100, B, "s1")]
+    );
+    assert_eq!(
+        due_ticks(store, u64::MAX, 10),
+        vec![tick(100, A, "s2"), tick(100, B, "s1"), tick(300, A, "s1")]
+    );
+    assert_eq!(due_ticks(store, u64::MAX, 1), vec![tick(100, A, "s2")]);
+    assert_eq!(due_ticks(store, 99, 10), Vec::new());
+    assert_eq!(due_ticks(store, u64::MAX, 0), Vec::new());
+
+    // Resume s3, pause s1, move s2: the index follows.
+    let mut resumed = s3;
+    resumed.paused = false;
+    let mut paused = s1;
+    paused.paused = true;
+    let mut moved = s2;
+    moved.next_schedule_time = 400;
+    moved.last_schedule_time = Some(100);
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutSchedule(resumed.clone()),
+            Write::PutSchedule(paused.clone()),
+            Write::PutSchedule(moved.clone()),
+        ])],
+    );
+    assert_eq!(
+        due_ticks(store, u64::MAX, 10),
+        vec![tick(100, B, "s1"), tick(200, A, "s3"), tick(400, A, "s2")]
+    );
+    assert_eq!(store.schedule(A, "s1").expect("schedule"), Some(paused));
+
+    // Delete removes the record and its tick.
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::DeleteSchedule {
+                user: A.into(),
+                id: "s2".into(),
+            },
+            Write::DeleteSchedule {
+                user: A.into(),
+                id: "s1".into(),
+            },
+            Write::DeleteSchedule {
+                user: A.into(),
+                id: "never".into(),
+            },
+        ])],
+    );
+    assert_eq!(store.schedule(A, "s2").expect("schedule"), None);
+    assert_eq!(store.schedules(A).expect("schedules"), vec![resumed]);
+    assert_eq!(
+        due_ticks(store, u64::MAX, 10),
+        vec![tick(100, B, "s1"), tick(200, A, "s3")]
+    );
+}
+
+fn schedule_at(user: &str, id: &str, at: u64) -> Guard {
+    Guard::ScheduleAt {
+        user: user.into(),
+        id: id.into(),
+        next_schedule_time: at,
+    }
+}
+
+/// A tick of `s` at its current next time: moves it on and publishes one message.
+fn fire(s: &depesha_core::schedule::Schedule, message_id: &str) -> Unit {
+    let mut next = s.clone();
+    next.last_schedule_time = Some(s.next_schedule_time);
+    next.next_schedule_time = s.next_schedule_time + 60_000;
+    next.last_message_ids = vec![message_id.into()];
+    let mut produced = message(&s.user, message_id, s.next_schedule_time);
+    produced.schedule_id = Some(s.id.clone());
+    Unit::guarded(
+        schedule_at(&s.user, &s.id, s.next_schedule_time),
+        vec![Write::PutSchedule(next), Write::PutMessage(produced)],
+    )
+}
+
+pub fn schedule_at_fires_each_tick_once(store: &impl Store) {
+    let s = schedule(A, "s", 1_000, false);
+    commit_all(store, vec![Unit::new(vec![Write::PutSchedule(s.clone())])]);
+    // Two schedulers race on one tick, in one commit and in a later one.
+    let outcomes = store
+        .commit(vec![fire(&s, "first"), fire(&s, "second")])
+        .expect("commit");
+    assert_eq!(
+        outcomes,
+        vec![
+            made_due(Taken::Nothing, &[(1_000, A, "first")]),
+            UnitOutcome::Rejected(Rejection::NotFound)
+        ]
+    );
+    assert_eq!(
+        store.commit(vec![fire(&s, "third")]).expect("commit"),
+        vec![UnitOutcome::Rejected(Rejection::NotFound)]
+    );
+    assert!(store.message(A, "first").expect("read").is_some());
+    assert_eq!(store.message(A, "second").expect("read"), None);
+    assert_eq!(store.message(A, "third").expect("read"), None);
+    let now = store.schedule(A, "s").expect("read").expect("present");
+    assert_eq!(now.next_schedule_time, 61_000);
+    assert_eq!(due_ticks(store, u64::MAX, 10), vec![tick(61_000, A, "s")]);
+
+    // The next tick holds; a paused, missing or other user's schedule does not.
+    let mut paused = now.clone();
+    paused.paused = true;
+    let missing = Unit::guarded(schedule_at(A, "nope", 61_000), Vec::new());
+    let other_user = Unit::guarded(schedule_at(B, "s", 61_000), Vec::new());
+    let outcomes = store
+        .commit(vec![
+            missing,
+            other_user,
+            Unit::new(vec![Write::PutSchedule(paused.clone())]),
+            fire(&now, "paused"),
+        ])
+        .expect("commit");
+    assert_eq!(
+        outcomes,
+        vec![
+            UnitOutcome::Rejected(Rejection::NotFound),
+            UnitOutcome::Rejected(Rejection::NotFound),
+            applied(Taken::Nothing),
+            UnitOutcome::Rejected(Rejection::NotFound),
+        ]
+    );
+    let outcomes = store
+        .commit(vec![
+            Unit::new(vec![Write::PutSchedule(now.clone())]),
+            fire(&now, "resumed"),
+        ])
+        .expect("commit");
+    assert_eq!(
+        outcomes,
+        vec![
+            applied(Taken::Nothing),
+            made_due(Taken::Nothing, &[(61_000, A, "resumed")])
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------
 // Restarts and crashes (need a backend that can reopen)
 // ---------------------------------------------------------------------------------
 
@@ -1034,6 +1927,12 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
         current: "c".into(),
         next: "n".into(),
     };
+    let g = group(A, "g", 1);
+    let q = queue(A, "q", 1, false);
+    let held = queued(A, "held", "q", position(5, 0), 0);
+    let w = waiting(A, "w", "fk", 7);
+    let fk = flow_key(A, "fk", Some(1));
+    let s = schedule(A, "s", 500, false);
     {
         let store = backend.open();
         commit_all(
@@ -1050,6 +1949,20 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
                     user: A.into(),
                     keys: keys.clone(),
                 }]),
+                Unit::new(vec![
+                    Write::PutGroup(g.clone()),
+                    Write::PutQueue(q.clone()),
+                    Write::PutMessage(held.clone()),
+                    Write::PutQueueItem {
+                        user: A.into(),
+                        queue: "q".into(),
+                        position: position(5, 0),
+                        holder: "held".into(),
+                    },
+                    Write::PutFlowKey(fk.clone()),
+                    Write::PutMessage(w.clone()),
+                    Write::PutSchedule(s.clone()),
+                ]),
             ],
         );
     }
@@ -1064,6 +1977,48 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
     assert_eq!(store.dlq_entry(A, "10-0").expect("read"), Some(entry));
     assert_eq!(all_logs(&store, A, Order::LatestFirst).len(), 1);
     assert_eq!(store.keys(A).expect("keys"), Some(keys));
+    assert_eq!(store.groups(A).expect("groups"), vec![g]);
+    assert_eq!(store.queue(A, "q").expect("queue"), Some(q));
+    assert_eq!(store.message(A, "held").expect("read"), Some(held));
+    assert_eq!(
+        store.queue_items(A, "q", 10).expect("items"),
+        vec![(position(5, 0), "held".to_string())]
+    );
+    assert_eq!(
+        store.queues_with_items().expect("queues"),
+        vec![(A.to_string(), "q".to_string())]
+    );
+    assert_eq!(store.flow_key(A, "fk").expect("key"), Some(fk));
+    assert_eq!(store.message(A, "w").expect("read"), Some(w));
+    assert_eq!(store.waiting_count(A, "fk").expect("count"), 1);
+    assert_eq!(store.schedule(A, "s").expect("schedule"), Some(s));
+    assert_eq!(
+        store.due_schedules(u64::MAX, 10).expect("due"),
+        vec![(500, A.to_string(), "s".to_string())]
+    );
+    // The indexes work on: the queue and the wait-list let their messages through.
+    let outcomes = store
+        .commit(vec![
+            Unit::new(vec![Write::FillQueue {
+                user: A.into(),
+                queue: "q".into(),
+                now: 20,
+            }]),
+            Unit::new(vec![Write::ReleaseWaiting {
+                user: A.into(),
+                key: "fk".into(),
+                count: 1,
+                now: 30,
+            }]),
+        ])
+        .expect("commit");
+    assert_eq!(
+        outcomes,
+        vec![
+            made_due(Taken::Nothing, &[(20, A, "held")]),
+            made_due(Taken::Nothing, &[(30, A, "w")])
+        ]
+    );
     let dup = Unit::guarded(claim(A, "k", &["x"], 2_000), Vec::new());
     assert_eq!(
         store.commit(vec![dup]).expect("commit"),
@@ -1326,7 +2281,21 @@ macro_rules! suite {
             log_pages_filter_and_order,
             prune_is_bounded_by_limit,
             keys_put_and_get,
-            users_are_isolated
+            users_are_isolated,
+            pending_puts_report_became_due,
+            groups_upsert_get_list_delete,
+            queues_put_get_list_delete,
+            queue_items_keep_order_and_count_lag,
+            fill_queue_admits_the_first_parallelism_queued_holders,
+            paused_or_unknown_queue_admits_nothing,
+            queues_with_items_lists_each_queue_once,
+            cancel_takes_queued_messages,
+            flow_keys_put_get_list,
+            waiting_messages_are_in_their_keys_wait_list,
+            put_message_moves_wait_list_entries,
+            cancel_takes_waiting_messages_out_of_the_wait_list,
+            schedules_put_get_list_and_due_order,
+            schedule_at_fires_each_tick_once
         );
         suite!(@backend $backend;
             reopen_keeps_everything,

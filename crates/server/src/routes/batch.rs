@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use depesha_core::publish::classify;
+use depesha_core::destination::Destination;
+use depesha_engine::PublishRequest;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
-use crate::publishing::{receipts, Destination, Publisher};
+use crate::publishing::answer;
 use crate::request::{caller_ip, parse_json, read_body};
 use crate::state::AppState;
 
@@ -38,15 +39,12 @@ pub async fn batch(
     let bytes = read_body(body, state.config.max_body_bytes).await?;
     let items: Vec<Item> = parse_json(
         &bytes,
-        "batch: expected a JSON array of {destination, headers, body}",
+        "batch: expected a JSON array of {destination, headers, body, queue}",
     )?;
-    let publisher = Publisher {
-        state: &state,
-        user: &user.id,
-        caller_ip: caller_ip(&parts.extensions),
-    };
-    let now = state.engine.clock().now();
+    let caller_ip = caller_ip(&parts.extensions);
+    let policy = state.policy();
 
+    // Every item is validated before anything is stored.
     let mut plans = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         let at = |e: ApiError| match e {
@@ -54,38 +52,31 @@ pub async fn batch(
             ApiError::NotFound(m) => ApiError::NotFound(format!("batch item {index}: {m}")),
             other => other,
         };
-        if item.queue.is_some() {
-            return Err(at(ApiError::bad_request(
-                "queues are not supported by this Depesha version yet; publish without \"queue\"",
-            )));
-        }
         let headers = item_headers(item.headers).map_err(at)?;
-        let parsed = classify(&headers, &state.config.limits, now).map_err(|e| at(e.into()))?;
-        let destination = Destination::parse(&item.destination).map_err(at)?;
-        let body = item.body.unwrap_or_default().into_bytes();
-        plans.push(publisher.plan(&destination, &parsed, body).map_err(at)?);
+        let destination = Destination::parse(&item.destination).map_err(|e| at(e.into()))?;
+        let plan = state
+            .engine
+            .plan(
+                PublishRequest {
+                    user: &user.id,
+                    destination: &destination,
+                    headers,
+                    body: item.body.unwrap_or_default().into_bytes(),
+                    caller_ip: caller_ip.clone(),
+                    queue: item.queue.as_deref(),
+                    schedule_id: None,
+                },
+                &policy,
+            )
+            .map_err(|e| at(e.into()))?;
+        plans.push(plan);
     }
 
-    let mut units = Vec::with_capacity(plans.len());
-    let mut shapes = Vec::with_capacity(plans.len());
-    for plan in plans {
-        units.push(plan.unit);
-        shapes.push((plan.receipts, plan.to_group));
+    let mut answers = Vec::with_capacity(plans.len());
+    for accepted in state.engine.accept(plans).await? {
+        answers.push(answer(accepted)?);
     }
-    let outcomes = state.engine.commit(units).await?;
-    let mut answer = Vec::with_capacity(shapes.len());
-    for ((planned, to_group), outcome) in shapes.into_iter().zip(&outcomes) {
-        let done = receipts(planned, Some(outcome))?;
-        answer.push(
-            if to_group {
-                serde_json::to_value(done)
-            } else {
-                serde_json::to_value(done.into_iter().next())
-            }
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-        );
-    }
-    Ok(Json(answer).into_response())
+    Ok(Json(answers).into_response())
 }
 
 /// Item headers as pairs. Values must be strings (numbers and booleans are accepted

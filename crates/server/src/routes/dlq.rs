@@ -11,15 +11,15 @@ use depesha_core::filter::{self, Filter, Order, Paging, Scope};
 use depesha_core::ids;
 use depesha_core::message::{Message, MessageState, Origin};
 use depesha_core::publish::{classify, PublishHeaders};
-use depesha_store::{Guard, Taken, Unit, UnitOutcome};
+use depesha_store::{Applied, Guard, Taken, Unit, UnitOutcome};
 use serde_json::{json, Value};
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
-use crate::publishing::creation_writes;
 use crate::request::{header_pairs, parse_json, read_body, IdPath};
 use crate::state::AppState;
 use crate::views::DlqView;
+use depesha_engine::publisher::creation_writes;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -105,10 +105,13 @@ pub async fn retry_one(
         .store()
         .dlq_entry(&user.id, &id)?
         .ok_or_else(|| not_found(&id))?;
-    let (unit, message_id) = retry_unit(&state, &user.id, &entry, &overrides);
+    let (unit, message_id) = retry_unit(&state, &user.id, &entry, &overrides)?;
     let outcomes = state.engine.commit(vec![unit]).await?;
     match outcomes.first() {
-        Some(UnitOutcome::Applied(Taken::Dlq(_))) => Ok((
+        Some(UnitOutcome::Applied(Applied {
+            taken: Taken::Dlq(_),
+            ..
+        })) => Ok((
             StatusCode::CREATED,
             Json(json!({ "messageId": message_id })),
         )
@@ -129,7 +132,7 @@ pub async fn retry_many(
     let mut new_ids = Vec::with_capacity(ids.len());
     for id in &ids {
         if let Some(entry) = state.engine.store().dlq_entry(&user.id, id)? {
-            let (unit, message_id) = retry_unit(&state, &user.id, &entry, &overrides);
+            let (unit, message_id) = retry_unit(&state, &user.id, &entry, &overrides)?;
             units.push(unit);
             new_ids.push(message_id);
         }
@@ -221,7 +224,7 @@ fn retry_unit(
     user: &str,
     entry: &DlqEntry,
     overrides: &Overrides,
-) -> (Unit, String) {
+) -> ApiResult<(Unit, String)> {
     let now = state.engine.clock().now();
     let mut m: Message = entry.message.clone();
     let has = |name: &str| overrides.present.iter().any(|p| p == name);
@@ -256,6 +259,15 @@ fn retry_unit(
     m.expires_at = None;
     m.dedup_id = None;
     m.origin = Origin::Publish;
+    m.queue_item = None;
     let id = m.id.clone();
-    (take(user, &entry.dlq_id, creation_writes(vec![m], now)), id)
+    // A queue's message goes back to the end of its queue.
+    let mut messages = vec![m];
+    let queue_writes = match messages[0].queue_name.clone() {
+        Some(queue) => state.engine.enqueue(user, &queue, &mut messages)?,
+        None => Vec::new(),
+    };
+    let mut writes = creation_writes(messages, now);
+    writes.extend(queue_writes);
+    Ok((take(user, &entry.dlq_id, writes), id))
 }

@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::Json;
 use depesha_core::filter::{self, Scope};
 use depesha_core::log::{LogEntry, LogState};
-use depesha_store::{Guard, Taken, Unit, UnitOutcome, Write};
+use depesha_store::{Applied, Guard, Taken, Unit, UnitOutcome, Write};
 use serde_json::{json, Value};
 
 use crate::auth::User;
@@ -97,7 +97,7 @@ async fn cancel_ids(state: &AppState, user: &str, ids: Vec<String>) -> ApiResult
         let Some(message) = state.engine.store().message(user, &id)? else {
             continue;
         };
-        let logs = vec![
+        let mut writes = vec![
             Write::AppendLog(LogEntry::for_message(
                 &message,
                 LogState::CancelRequested,
@@ -105,16 +105,37 @@ async fn cancel_ids(state: &AppState, user: &str, ids: Vec<String>) -> ApiResult
             )),
             Write::AppendLog(LogEntry::for_message(&message, LogState::Canceled, now)),
         ];
+        // A cancelled queue message gives up its place, and the queue moves on.
+        if let Some(item) = &message.queue_item {
+            writes.push(Write::DeleteQueueItem {
+                user: user.to_string(),
+                queue: item.queue.clone(),
+                position: item.position,
+            });
+            writes.push(Write::FillQueue {
+                user: user.to_string(),
+                queue: item.queue.clone(),
+                now,
+            });
+        }
         let guard = Guard::TakePendingMessage {
             user: user.to_string(),
             id,
         };
-        units.push(Unit::guarded(guard, logs));
+        units.push(Unit::guarded(guard, writes));
     }
     let outcomes = state.engine.commit(units).await?;
     let cancelled = outcomes
         .iter()
-        .filter(|o| matches!(o, UnitOutcome::Applied(Taken::Message(_))))
+        .filter(|o| {
+            matches!(
+                o,
+                UnitOutcome::Applied(Applied {
+                    taken: Taken::Message(_),
+                    ..
+                })
+            )
+        })
         .count();
     Ok(cancelled as u64)
 }

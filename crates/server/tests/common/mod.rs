@@ -538,6 +538,9 @@ pub struct Recorded {
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     pub at: Instant,
+    /// When the receiver answered (its scripted delay over); `None` while it is still
+    /// being answered.
+    pub answered: Option<Instant>,
 }
 
 impl Recorded {
@@ -667,6 +670,29 @@ impl Receiver {
         .await
     }
 
+    /// The most requests to paths starting with `prefix` that were being answered at
+    /// the same time, as the receiver saw it (from arrival to answer). A request that
+    /// arrives at the very instant another was answered does not overlap it.
+    pub fn max_concurrency(&self, prefix: &str) -> usize {
+        let mut events: Vec<(Instant, i8)> = Vec::new();
+        for r in self.requests() {
+            if r.path.starts_with(prefix) {
+                events.push((r.at, 1));
+                if let Some(answered) = r.answered {
+                    events.push((answered, -1));
+                }
+            }
+        }
+        // Ends before starts at equal instants.
+        events.sort();
+        let (mut now, mut max) = (0i64, 0i64);
+        for (_, delta) in events {
+            now += i64::from(delta);
+            max = max.max(now);
+        }
+        usize::try_from(max).unwrap_or(0)
+    }
+
     /// Waits for exactly one request to `path`, then makes sure no second one follows
     /// within `quiet` (deliveries that should happen once).
     pub async fn wait_for_exactly_one(&self, path: &str, quiet: Duration) -> Recorded {
@@ -690,14 +716,19 @@ async fn record(State(state): State<Arc<ReceiverState>>, request: Request) -> Re
         .path_and_query()
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| path.clone());
-    state.requests.lock().expect("requests").push(Recorded {
-        method: parts.method.to_string(),
-        path: path.clone(),
-        path_and_query,
-        headers: parts.headers,
-        body,
-        at: Instant::now(),
-    });
+    let index = {
+        let mut requests = state.requests.lock().expect("requests");
+        requests.push(Recorded {
+            method: parts.method.to_string(),
+            path: path.clone(),
+            path_and_query,
+            headers: parts.headers,
+            body,
+            at: Instant::now(),
+            answered: None,
+        });
+        requests.len() - 1
+    };
     let answer = {
         let mut scripts = state.scripts.lock().expect("scripts");
         scripts
@@ -708,6 +739,7 @@ async fn record(State(state): State<Arc<ReceiverState>>, request: Request) -> Re
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
+    state.requests.lock().expect("requests")[index].answered = Some(Instant::now());
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).expect("valid status");
     for (name, value) in answer.headers {

@@ -2,9 +2,11 @@
 //! index fields are read far more often than the whole value.
 //!
 //! * message = `version u8 | state u8 | retried u32 BE | due u64 BE | has_expiry u8 |
-//!   expires_at u64 BE | postcard(Message)`. Upserts, guards (`MessageAt`,
-//!   `TakePendingMessage`), `pending_ids` and prune read only the 23-byte header,
-//!   never decoding headers and bodies.
+//!   expires_at u64 BE | postcard(Message)`, state being 0 pending, 1 delivered,
+//!   2 queued, 3 waiting. Upserts, guards (`MessageAt`, `TakePendingMessage`),
+//!   `pending_ids` and prune read only the 23-byte header, never decoding headers and
+//!   bodies. (The one exception: moving a *waiting* message needs its flow-control key,
+//!   which is in the body.)
 //! * log entry = `time u64 BE | postcard(LogEntry)`, so that prune reads only the time.
 //! * everything else = plain postcard.
 //!
@@ -63,13 +65,13 @@ pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
     Ok(value)
 }
 
-const MESSAGE_VERSION: u8 = 1;
+const MESSAGE_VERSION: u8 = 2;
 const MESSAGE_HEAD_LEN: usize = 23;
 
 /// The index fields of a stored message, readable without decoding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct MessageHead {
-    pub pending: bool,
+    pub state: MessageState,
     pub retried: u32,
     pub due: UnixMillis,
     pub expires_at: Option<UnixMillis>,
@@ -78,25 +80,29 @@ pub(super) struct MessageHead {
 impl MessageHead {
     pub fn of(message: &Message) -> Self {
         MessageHead {
-            pending: message.state == MessageState::Pending,
+            state: message.state,
             retried: message.retried,
             due: message.due,
             expires_at: message.expires_at,
         }
     }
 
+    pub fn is_pending(&self) -> bool {
+        self.state == MessageState::Pending
+    }
+
     /// The `MESSAGE_EXPIRY` time: delivered messages with an `expires_at` only.
     pub fn expiry(&self) -> Option<UnixMillis> {
-        if self.pending {
-            None
-        } else {
+        if self.state == MessageState::Delivered {
             self.expires_at
+        } else {
+            None
         }
     }
 
     /// The `DUE` time: pending messages only.
     pub fn due_at(&self) -> Option<UnixMillis> {
-        self.pending.then_some(self.due)
+        self.is_pending().then_some(self.due)
     }
 
     pub fn read(bytes: &[u8]) -> StoreResult<Self> {
@@ -112,15 +118,9 @@ impl MessageHead {
                 head[0]
             )));
         }
-        let pending = match head[1] {
-            0 => true,
-            1 => false,
-            other => {
-                return Err(StoreError::Corrupt(format!(
-                    "stored message has state byte {other}"
-                )))
-            }
-        };
+        let state = state_of_byte(head[1]).ok_or_else(|| {
+            StoreError::Corrupt(format!("stored message has state byte {}", head[1]))
+        })?;
         let u32_at =
             |at: usize| u32::from_be_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
         let u64_at = |at: usize| {
@@ -129,7 +129,7 @@ impl MessageHead {
             u64::from_be_bytes(b)
         };
         Ok(MessageHead {
-            pending,
+            state,
             retried: u32_at(2),
             due: u64_at(6),
             expires_at: match head[14] {
@@ -149,7 +149,7 @@ pub(super) fn encode_message(message: &Message) -> StoreResult<(MessageHead, Vec
     let head = MessageHead::of(message);
     let mut buf = Vec::with_capacity(MESSAGE_HEAD_LEN + 256 + message.body.len());
     buf.push(MESSAGE_VERSION);
-    buf.push(if head.pending { 0 } else { 1 });
+    buf.push(state_byte(head.state));
     buf.extend_from_slice(&head.retried.to_be_bytes());
     buf.extend_from_slice(&head.due.to_be_bytes());
     buf.push(u8::from(head.expires_at.is_some()));
@@ -158,6 +158,25 @@ pub(super) fn encode_message(message: &Message) -> StoreResult<(MessageHead, Vec
         StoreError::Corrupt(format!("could not encode message {}: {e}", message.id))
     })?;
     Ok((head, buf))
+}
+
+fn state_byte(state: MessageState) -> u8 {
+    match state {
+        MessageState::Pending => 0,
+        MessageState::Delivered => 1,
+        MessageState::Queued => 2,
+        MessageState::Waiting => 3,
+    }
+}
+
+fn state_of_byte(byte: u8) -> Option<MessageState> {
+    match byte {
+        0 => Some(MessageState::Pending),
+        1 => Some(MessageState::Delivered),
+        2 => Some(MessageState::Queued),
+        3 => Some(MessageState::Waiting),
+        _ => None,
+    }
 }
 
 pub(super) fn decode_message(bytes: &[u8]) -> StoreResult<Message> {
@@ -191,18 +210,21 @@ mod tests {
 
     #[test]
     fn message_head_round_trips() {
-        for (pending, retried, due, expires_at) in [
-            (true, 0, 0, None),
-            (false, u32::MAX, u64::MAX, Some(u64::MAX)),
-            (false, 3, 17, Some(0)),
+        for (state, retried, due, expires_at) in [
+            (MessageState::Pending, 0, 0, None),
+            (MessageState::Delivered, u32::MAX, u64::MAX, Some(u64::MAX)),
+            (MessageState::Delivered, 3, 17, Some(0)),
+            (MessageState::Queued, 1, 2, None),
+            (MessageState::Waiting, 0, 9, Some(4)),
         ] {
             let head = MessageHead {
-                pending,
+                state,
                 retried,
                 due,
                 expires_at,
             };
-            let mut bytes = vec![MESSAGE_VERSION, u8::from(!pending)];
+            assert_eq!(state_of_byte(state_byte(state)), Some(state));
+            let mut bytes = vec![MESSAGE_VERSION, state_byte(state)];
             bytes.extend_from_slice(&retried.to_be_bytes());
             bytes.extend_from_slice(&due.to_be_bytes());
             bytes.push(u8::from(expires_at.is_some()));
@@ -221,6 +243,13 @@ mod tests {
         wrong_version[1] = 0;
         assert!(matches!(
             MessageHead::read(&wrong_version),
+            Err(StoreError::Corrupt(_))
+        ));
+        let mut wrong_state = vec![0u8; MESSAGE_HEAD_LEN];
+        wrong_state[0] = MESSAGE_VERSION;
+        wrong_state[1] = 4;
+        assert!(matches!(
+            MessageHead::read(&wrong_state),
             Err(StoreError::Corrupt(_))
         ));
         assert!(matches!(

@@ -1,11 +1,23 @@
 //! The write path: one redb write transaction per `commit`, guards evaluated inside it
 //! (so they see the writes of earlier units of the same commit), indexes kept in step
 //! with every write, fsync before returning.
+//!
+//! This file holds the transaction ([`Tx`]), the guards, and the writes of messages,
+//! DLQ entries, logs and keys. The writes of the other concerns are `impl Tx` blocks
+//! in their own files: `records.rs` (groups, queues, flow keys), `queues.rs` (queue
+//! items, `FillQueue`), `flow.rs` (`ReleaseWaiting`), `schedules.rs`.
+//!
+//! A message's *placement* is the set of index entries its state calls for: `DUE` when
+//! pending, `FLOW_WAIT` when waiting, `MESSAGE_EXPIRY` when delivered with an expiry.
+//! Every message write computes the old and the new placement and moves the entries
+//! that differ, so the indexes always hold exactly what the messages say. Every key a
+//! unit puts into (or keeps in) `DUE` through a message write is reported in its
+//! outcome's `became_due`, unless a later write of the same unit took it out again.
 
 use depesha_core::dlq::DlqEntry;
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
-use depesha_core::message::Message;
+use depesha_core::message::{Message, MessageState};
 use depesha_core::UnixMillis;
 use redb::{
     Database, Durability, Key, ReadableTable, Table, TableDefinition, Value, WriteTransaction,
@@ -13,9 +25,12 @@ use redb::{
 
 use super::codec::{decode, decode_message, encode, encode_log, encode_message, io, MessageHead};
 use super::tables::{
-    self as t, dedup_key, dlq_key, due_key, expiry_key, log_key, message_key, parse_dlq_id,
+    self as t, dedup_key, dlq_key, due_key, expiry_key, flow_wait_key, log_key, message_key,
+    parse_dlq_id, write_scope,
 };
-use crate::{Guard, Rejection, StoreError, StoreResult, Taken, Unit, UnitOutcome, Write};
+use crate::{
+    Applied, DueKey, Guard, Rejection, StoreError, StoreResult, Taken, Unit, UnitOutcome, Write,
+};
 
 /// The stored value of a deduplication claim.
 pub(super) type DedupClaim = (Vec<String>, UnixMillis);
@@ -40,7 +55,7 @@ pub(super) fn commit(db: &Database, units: Vec<Unit>) -> StoreResult<Vec<UnitOut
     Ok(outcomes)
 }
 
-type Bytes = &'static [u8];
+pub(super) type Bytes = &'static [u8];
 
 /// Opens `slot`'s table on first use: a transaction opens each table at most once, and
 /// only the tables its units touch.
@@ -58,8 +73,8 @@ pub(super) fn table<'s, 't, K: Key + 'static, V: Value + 'static>(
 
 /// The open tables of one write transaction.
 pub(super) struct Tx<'t> {
-    txn: &'t WriteTransaction,
-    messages: Option<Table<'t, Bytes, Bytes>>,
+    pub(super) txn: &'t WriteTransaction,
+    pub(super) messages: Option<Table<'t, Bytes, Bytes>>,
     due: Option<Table<'t, Bytes, ()>>,
     message_expiry: Option<Table<'t, Bytes, ()>>,
     dlq: Option<Table<'t, Bytes, Bytes>>,
@@ -68,9 +83,66 @@ pub(super) struct Tx<'t> {
     dedup: Option<Table<'t, Bytes, Bytes>>,
     dedup_expiry: Option<Table<'t, Bytes, ()>>,
     keys: Option<Table<'t, &'static str, Bytes>>,
+    pub(super) groups: Option<Table<'t, Bytes, Bytes>>,
+    pub(super) queues: Option<Table<'t, Bytes, Bytes>>,
+    pub(super) queue_items: Option<Table<'t, Bytes, Bytes>>,
+    pub(super) flow_keys: Option<Table<'t, Bytes, Bytes>>,
+    pub(super) flow_wait: Option<Table<'t, Bytes, ()>>,
+    pub(super) schedules: Option<Table<'t, Bytes, Bytes>>,
+    pub(super) schedule_due: Option<Table<'t, Bytes, ()>>,
     /// Last log seq handed out, loaded from `META` on the first `AppendLog`.
     log_seq: Option<u64>,
     log_seq_dirty: bool,
+    /// The `DUE` keys the current unit's writes have put in (its `became_due`).
+    became_due: Vec<DueKey>,
+}
+
+/// Where a stored message is indexed besides `MESSAGES` (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Placement {
+    head: MessageHead,
+    /// The `FLOW_WAIT` key, for a waiting message.
+    wait: Option<Vec<u8>>,
+}
+
+impl Placement {
+    pub(super) fn of(message: &Message) -> StoreResult<Self> {
+        Ok(Placement {
+            head: MessageHead::of(message),
+            wait: wait_key(message)?,
+        })
+    }
+
+    /// The placement of a stored value: reads the header, and decodes the message only
+    /// when it is waiting (its flow-control key is in the body).
+    fn read(value: &[u8]) -> StoreResult<Self> {
+        let head = MessageHead::read(value)?;
+        let wait = match head.state {
+            MessageState::Waiting => wait_key(&decode_message(value)?)?,
+            _ => None,
+        };
+        Ok(Placement { head, wait })
+    }
+
+    pub(super) fn wait(&self) -> Option<&[u8]> {
+        self.wait.as_deref()
+    }
+}
+
+/// The `FLOW_WAIT` key of a waiting message. A waiting message without a flow-control
+/// key could never be released: writing one fails the commit (a caller bug).
+fn wait_key(message: &Message) -> StoreResult<Option<Vec<u8>>> {
+    if message.state != MessageState::Waiting {
+        return Ok(None);
+    }
+    let flow = message.flow_control.as_ref().ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "waiting message {} has no flow-control key",
+            message.id
+        ))
+    })?;
+    let scope = write_scope(&message.user, "flow-control key", &flow.key)?;
+    Ok(Some(flow_wait_key(&scope, message.due, &message.id)))
 }
 
 impl<'t> Tx<'t> {
@@ -86,12 +158,21 @@ impl<'t> Tx<'t> {
             dedup: None,
             dedup_expiry: None,
             keys: None,
+            groups: None,
+            queues: None,
+            queue_items: None,
+            flow_keys: None,
+            flow_wait: None,
+            schedules: None,
+            schedule_due: None,
             log_seq: None,
             log_seq_dirty: false,
+            became_due: Vec::new(),
         }
     }
 
     fn apply(&mut self, unit: Unit) -> StoreResult<UnitOutcome> {
+        self.became_due.clear();
         let taken = match unit.guard {
             None => Taken::Nothing,
             Some(guard) => match self.guard(guard)? {
@@ -102,7 +183,10 @@ impl<'t> Tx<'t> {
         for write in unit.writes {
             self.write(write)?;
         }
-        Ok(UnitOutcome::Applied(taken))
+        Ok(UnitOutcome::Applied(Applied {
+            taken,
+            became_due: std::mem::take(&mut self.became_due),
+        }))
     }
 
     /// Checks a guard and, when it holds, applies its own change (claim, take).
@@ -135,7 +219,7 @@ impl<'t> Tx<'t> {
             Guard::TakePendingMessage { user, id } => {
                 let key = message_key(&user, &id);
                 match self.message_head(&key)? {
-                    Some(head) if head.pending => {}
+                    Some(head) if head.state.is_unfinished() => {}
                     _ => return Ok(Err(Rejection::NotFound)),
                 }
                 let Some(message) = self.delete_message(&key, &user, &id)? else {
@@ -145,7 +229,9 @@ impl<'t> Tx<'t> {
             }
             Guard::MessageAt { user, id, retried } => {
                 match self.message_head(&message_key(&user, &id))? {
-                    Some(head) if head.pending && head.retried == retried => Ok(Ok(Taken::Nothing)),
+                    Some(head) if head.is_pending() && head.retried == retried => {
+                        Ok(Ok(Taken::Nothing))
+                    }
                     _ => Ok(Err(Rejection::NotFound)),
                 }
             }
@@ -167,6 +253,15 @@ impl<'t> Tx<'t> {
                     .map_err(io)?;
                 Ok(Ok(Taken::Dlq(Box::new(entry))))
             }
+            Guard::ScheduleAt {
+                user,
+                id,
+                next_schedule_time,
+            } => Ok(if self.schedule_at(&user, &id, next_schedule_time)? {
+                Ok(Taken::Nothing)
+            } else {
+                Err(Rejection::NotFound)
+            }),
         }
     }
 
@@ -179,6 +274,37 @@ impl<'t> Tx<'t> {
             Write::PutDlq(entry) => self.put_dlq(&entry),
             Write::AppendLog(entry) => self.append_log(entry),
             Write::PutKeys { user, keys } => self.put_keys(&user, &keys),
+            Write::PutGroup(group) => self.put_group(&group),
+            Write::DeleteGroup { user, name } => self.delete_group(&user, &name),
+            Write::PutQueue(queue) => self.put_queue(&queue),
+            Write::DeleteQueue { user, name } => self.delete_queue(&user, &name),
+            Write::PutQueueItem {
+                user,
+                queue,
+                position,
+                holder,
+            } => self.put_queue_item(&user, &queue, position, &holder),
+            Write::DeleteQueueItem {
+                user,
+                queue,
+                position,
+            } => self.delete_queue_item(&user, &queue, position),
+            Write::FillQueue { user, queue, now } => self.fill_queue(&user, &queue, now),
+            Write::PutFlowKey(key) => self.put_flow_key(&key),
+            Write::ReleaseWaiting {
+                user,
+                key,
+                count,
+                now,
+            } => self.release_waiting(&user, &key, count, now),
+            Write::PutSchedule(schedule) => self.put_schedule(&schedule),
+            Write::DeleteSchedule { user, id } => self.delete_schedule(&user, &id),
+            Write::RecordScheduleResult {
+                user,
+                schedule_id,
+                message_id,
+                delivered,
+            } => self.record_schedule_result(&user, &schedule_id, message_id, delivered),
         }
     }
 
@@ -188,46 +314,47 @@ impl<'t> Tx<'t> {
         head.map(|v| MessageHead::read(v.value())).transpose()
     }
 
-    /// Upsert, moving the message's `DUE` / `MESSAGE_EXPIRY` entries with it.
-    fn put_message(&mut self, message: &Message) -> StoreResult<()> {
+    /// Upsert, moving the message's index entries with it.
+    pub(super) fn put_message(&mut self, message: &Message) -> StoreResult<()> {
+        self.put_message_over(message, None)
+    }
+
+    /// Upsert; `known` is the stored version's placement when the caller has it at
+    /// hand (it then need not be read back from the old value).
+    pub(super) fn put_message_over(
+        &mut self,
+        message: &Message,
+        mut known: Option<Placement>,
+    ) -> StoreResult<()> {
         let key = message_key(&message.user, &message.id);
-        let (new, value) = encode_message(message)?;
+        let (head, value) = encode_message(message)?;
+        let new = Placement {
+            head,
+            wait: wait_key(message)?,
+        };
         let old = {
             let messages = table(&mut self.messages, self.txn, t::MESSAGES)?;
             let old = messages
                 .insert(key.as_slice(), value.as_slice())
                 .map_err(io)?;
-            old.map(|v| MessageHead::read(v.value())).transpose()?
+            match old {
+                None => None,
+                Some(old) => match known.take() {
+                    Some(known) => Some(known),
+                    None => Some(Placement::read(old.value())?),
+                },
+            }
         };
-        let old_due = old.and_then(|h| h.due_at());
-        if old_due != new.due_at() {
-            let due = table(&mut self.due, self.txn, t::DUE)?;
-            if let Some(at) = old_due {
-                due.remove(due_key(at, &message.user, &message.id).as_slice())
-                    .map_err(io)?;
-            }
-            if let Some(at) = new.due_at() {
-                due.insert(due_key(at, &message.user, &message.id).as_slice(), ())
-                    .map_err(io)?;
-            }
-        }
-        let old_expiry = old.and_then(|h| h.expiry());
-        if old_expiry != new.expiry() {
-            let expiry = table(&mut self.message_expiry, self.txn, t::MESSAGE_EXPIRY)?;
-            if let Some(at) = old_expiry {
-                expiry.remove(expiry_key(at, &key).as_slice()).map_err(io)?;
-            }
-            if let Some(at) = new.expiry() {
-                expiry
-                    .insert(expiry_key(at, &key).as_slice(), ())
-                    .map_err(io)?;
-            }
-        }
-        Ok(())
+        self.place(&key, &message.user, &message.id, old.as_ref(), Some(&new))
     }
 
     /// Removes a message and its index entries; returns it when it was there.
-    fn delete_message(&mut self, key: &[u8], user: &str, id: &str) -> StoreResult<Option<Message>> {
+    pub(super) fn delete_message(
+        &mut self,
+        key: &[u8],
+        user: &str,
+        id: &str,
+    ) -> StoreResult<Option<Message>> {
         let removed = {
             let messages = table(&mut self.messages, self.txn, t::MESSAGES)?;
             let old = messages.remove(key).map_err(io)?;
@@ -236,18 +363,73 @@ impl<'t> Tx<'t> {
         let Some(message) = removed else {
             return Ok(None);
         };
-        let head = MessageHead::of(&message);
-        if let Some(at) = head.due_at() {
-            table(&mut self.due, self.txn, t::DUE)?
-                .remove(due_key(at, user, id).as_slice())
-                .map_err(io)?;
-        }
-        if let Some(at) = head.expiry() {
-            table(&mut self.message_expiry, self.txn, t::MESSAGE_EXPIRY)?
-                .remove(expiry_key(at, key).as_slice())
-                .map_err(io)?;
-        }
+        let old = Placement::of(&message)?;
+        self.place(key, user, id, Some(&old), None)?;
         Ok(Some(message))
+    }
+
+    /// Moves a message's index entries from its `old` placement to its `new` one
+    /// (`None`: not stored), and notes the `DUE` key of a pending message.
+    fn place(
+        &mut self,
+        key: &[u8],
+        user: &str,
+        id: &str,
+        old: Option<&Placement>,
+        new: Option<&Placement>,
+    ) -> StoreResult<()> {
+        let old_due = old.and_then(|p| p.head.due_at());
+        let new_due = new.and_then(|p| p.head.due_at());
+        if old_due != new_due {
+            let due = table(&mut self.due, self.txn, t::DUE)?;
+            if let Some(at) = old_due {
+                due.remove(due_key(at, user, id).as_slice()).map_err(io)?;
+                self.became_due
+                    .retain(|k| !(k.due == at && k.user == user && k.id == id));
+            }
+            if let Some(at) = new_due {
+                due.insert(due_key(at, user, id).as_slice(), ())
+                    .map_err(io)?;
+            }
+        }
+        if let Some(at) = new_due {
+            let noted = self
+                .became_due
+                .iter()
+                .any(|k| k.due == at && k.user == user && k.id == id);
+            if !noted {
+                self.became_due.push(DueKey {
+                    due: at,
+                    user: user.to_string(),
+                    id: id.to_string(),
+                });
+            }
+        }
+        let old_wait = old.and_then(Placement::wait);
+        let new_wait = new.and_then(Placement::wait);
+        if old_wait != new_wait {
+            let wait = table(&mut self.flow_wait, self.txn, t::FLOW_WAIT)?;
+            if let Some(old) = old_wait {
+                wait.remove(old).map_err(io)?;
+            }
+            if let Some(new) = new_wait {
+                wait.insert(new, ()).map_err(io)?;
+            }
+        }
+        let old_expiry = old.and_then(|p| p.head.expiry());
+        let new_expiry = new.and_then(|p| p.head.expiry());
+        if old_expiry != new_expiry {
+            let expiry = table(&mut self.message_expiry, self.txn, t::MESSAGE_EXPIRY)?;
+            if let Some(at) = old_expiry {
+                expiry.remove(expiry_key(at, key).as_slice()).map_err(io)?;
+            }
+            if let Some(at) = new_expiry {
+                expiry
+                    .insert(expiry_key(at, key).as_slice(), ())
+                    .map_err(io)?;
+            }
+        }
+        Ok(())
     }
 
     fn put_dlq(&mut self, entry: &DlqEntry) -> StoreResult<()> {

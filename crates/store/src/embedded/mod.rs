@@ -18,9 +18,9 @@
 //! file is created, so a new data file's directory entry survives power loss too.
 //!
 //! Stored values are postcard, which is not self-describing: adding, removing or
-//! reordering a field of `Message`, `LogEntry`, `DlqEntry`, `SigningKeys` (or of a type
-//! they contain) changes the file format. Bump `FORMAT_VERSION` (checked on open) and
-//! migrate when that happens.
+//! reordering a field of `Message`, `LogEntry`, `DlqEntry`, `SigningKeys`, `UrlGroup`,
+//! `Queue`, `FlowKey`, `Schedule` (or of a type they contain) changes the file format.
+//! Bump `FORMAT_VERSION` (checked on open) and migrate when that happens.
 //!
 //! # Layout
 //!
@@ -40,6 +40,13 @@
 //! | `dedup`          | `user \0 dedup-key`                   | postcard `(ids, expires_at)`   |
 //! | `dedup_expiry`   | `expires_at BE ++ <dedup key>`        | `()`                           |
 //! | `keys`           | `user` (str)                          | postcard `SigningKeys`         |
+//! | `groups`         | `user \0 name`                        | postcard `UrlGroup`            |
+//! | `queues`         | `user \0 name`                        | postcard `Queue`               |
+//! | `queue_items`    | `user \0 queue \0 enqueued_at BE ++ seq BE` | holder message id (UTF-8) |
+//! | `flow_keys`      | `user \0 key`                         | postcard `FlowKey`             |
+//! | `flow_wait`      | `user \0 flow-key \0 due BE ++ id`    | `()`                           |
+//! | `schedules`      | `user \0 id`                          | postcard `Schedule`            |
+//! | `schedule_due`   | `next_schedule_time BE ++ user \0 id` | `()`                           |
 //! | `meta`           | name (str)                            | `u64`                          |
 //!
 //! Why these indexes:
@@ -47,7 +54,25 @@
 //! * `due` holds exactly the pending messages, keyed in `(due, user, id)` order, so the
 //!   dispatcher's [`MessageStore::due`] is a range scan that touches only due rows, and
 //!   [`MessageStore::pending_count`] is its length (O(1) in redb). `PutMessage` moves
-//!   the key when `due` or the state changes; deletes and takes remove it.
+//!   the key when `due` or the state changes; deletes and takes remove it. Every key a
+//!   unit's writes set in `due` — every `PutMessage` of a pending message (also one
+//!   that leaves its key where it was), `FillQueue`, `ReleaseWaiting` — is reported
+//!   once in its outcome's `became_due`, unless a later write of the same unit
+//!   removed it again.
+//! * `flow_wait` holds exactly the waiting messages, one contiguous range per
+//!   flow-control key in `(due, id)` order: `ReleaseWaiting` takes the head of the
+//!   range, [`FlowKeyStore::waiting_count`] counts it. It is kept in step by the same
+//!   message writes as `due` (a waiting message's key is in its body, so moving a
+//!   message *out* of waiting decodes the stored version — the only write that does).
+//! * `queue_items` is each queue's line, one contiguous range per queue in position
+//!   order: `FillQueue` reads its first `parallelism` items, `queue_lag` counts it.
+//!   Items are written explicitly (`PutQueueItem`, `DeleteQueueItem`); a queued
+//!   message itself is in no index until `FillQueue` makes it pending.
+//! * `queues_with_items` and `keys_with_waiting` list the distinct `(user, name)`
+//!   prefixes of `queue_items` / `flow_wait` with one seek per pair, skipping over the
+//!   rest of each pair's range rather than reading it.
+//! * `schedule_due` holds exactly the unpaused schedules at their next tick, so
+//!   [`ScheduleStore::due_schedules`] is a range scan up to `until`.
 //! * `message_expiry`, `dlq_expiry` and `dedup_expiry` let prune find what has expired
 //!   with one range scan up to `now`, instead of scanning everything.
 //! * The message value starts with a fixed header (state, retried, due, expires_at) so
@@ -67,8 +92,18 @@
 //!   clock, so it cannot tell an expired claim from a live one; [`Store::prune`] removes
 //!   claims once `expires_at <= now`. A deduplication window therefore lasts up to one
 //!   prune interval longer than asked — never shorter.
-//! * `TakePendingMessage` / `TakeDlq` remove the row and its index entries and return it.
+//! * `TakePendingMessage` holds for an unfinished (pending, queued or waiting) message;
+//!   `TakeDlq` for an existing entry. Both remove the row and its index entries (due
+//!   index, wait-list, expiry) and return it. A taken message's queue item stays: the
+//!   cancel unit deletes it with its own `DeleteQueueItem`.
 //! * `MessageAt` holds when the message exists, is pending and `retried` matches.
+//! * `ScheduleAt` holds when the schedule exists, is not paused and its stored
+//!   `next_schedule_time` is the guard's; it changes nothing itself (the unit's
+//!   `PutSchedule` moves the tick, after which the same guard no longer holds).
+//!
+//! A `PutMessage` of a waiting message without a flow-control key, or a queue name /
+//! flow-control key containing NUL in `PutQueueItem` / a waiting message, fails the
+//! whole commit (caller bugs, reported as `Corrupt`; see `tables.rs`).
 //!
 //! A `PutDlq` whose `dlq_id` is not `"<failed_at>-<seq>"` fails the whole commit (a
 //! caller bug, reported as `Corrupt`); reads and `TakeDlq` treat such ids as absent.
@@ -87,8 +122,12 @@
 
 mod codec;
 mod commit;
+mod flow;
 mod prune;
+mod queues;
 mod reads;
+mod records;
+mod schedules;
 mod tables;
 
 use std::path::{Path, PathBuf};
@@ -97,23 +136,28 @@ use std::time::{Duration, Instant};
 
 use depesha_core::dlq::DlqEntry;
 use depesha_core::filter::{Filter, Order};
+use depesha_core::flow_key::FlowKey;
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::Message;
+use depesha_core::queue::{Queue, QueuePosition};
+use depesha_core::schedule::Schedule;
+use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
 use redb::{Database, Durability, ReadableTable};
 
 use crate::{
-    DlqStore, DueKey, KeyStore, LogStore, MessageStore, Page, PruneStats, Store, StoreError,
-    StoreResult, Unit, UnitOutcome,
+    DlqStore, DueKey, FlowKeyStore, GroupStore, KeyStore, LogStore, MessageStore, Page, PruneStats,
+    QueueStore, ScheduleStore, Store, StoreError, StoreResult, Unit, UnitOutcome,
 };
 use codec::io;
 
 /// The data file's name inside the data directory.
 pub const FILE_NAME: &str = "depesha.redb";
 
-/// Value layout version written to `meta.format`.
-const FORMAT_VERSION: u64 = 1;
+/// Value layout version written to `meta.format`. 2: message states `Queued` and
+/// `Waiting`, `Message::queue_item`; groups, queues, flow keys, schedules.
+const FORMAT_VERSION: u64 = 2;
 
 /// How long a reopen waits for in-flight operations on the failed database to end.
 const REOPEN_WAIT: Duration = Duration::from_secs(30);
@@ -299,6 +343,13 @@ fn init(db: &Database) -> StoreResult<()> {
         txn.open_table(tables::DEDUP).map_err(io)?;
         txn.open_table(tables::DEDUP_EXPIRY).map_err(io)?;
         txn.open_table(tables::KEYS).map_err(io)?;
+        txn.open_table(tables::GROUPS).map_err(io)?;
+        txn.open_table(tables::QUEUES).map_err(io)?;
+        txn.open_table(tables::QUEUE_ITEMS).map_err(io)?;
+        txn.open_table(tables::FLOW_KEYS).map_err(io)?;
+        txn.open_table(tables::FLOW_WAIT).map_err(io)?;
+        txn.open_table(tables::SCHEDULES).map_err(io)?;
+        txn.open_table(tables::SCHEDULE_DUE).map_err(io)?;
         let mut meta = txn.open_table(tables::META).map_err(io)?;
         let format = meta
             .get(tables::META_FORMAT)
@@ -383,6 +434,79 @@ impl KeyStore for EmbeddedStore {
     }
 }
 
+impl GroupStore for EmbeddedStore {
+    fn group(&self, user: &str, name: &str) -> StoreResult<Option<UrlGroup>> {
+        self.with(true, |db| records::record(db, tables::GROUPS, user, name))
+    }
+
+    fn groups(&self, user: &str) -> StoreResult<Vec<UrlGroup>> {
+        self.with(true, |db| records::records(db, tables::GROUPS, user))
+    }
+}
+
+impl QueueStore for EmbeddedStore {
+    fn queue(&self, user: &str, name: &str) -> StoreResult<Option<Queue>> {
+        self.with(true, |db| records::record(db, tables::QUEUES, user, name))
+    }
+
+    fn queues(&self, user: &str) -> StoreResult<Vec<Queue>> {
+        self.with(true, |db| records::records(db, tables::QUEUES, user))
+    }
+
+    fn queues_with_items(&self) -> StoreResult<Vec<(String, String)>> {
+        self.with(true, queues::queues_with_items)
+    }
+
+    fn queue_lag(&self, user: &str, name: &str) -> StoreResult<u64> {
+        self.with(true, |db| queues::queue_lag(db, user, name))
+    }
+
+    fn queue_items(
+        &self,
+        user: &str,
+        name: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(QueuePosition, String)>> {
+        self.with(true, |db| queues::queue_items(db, user, name, limit))
+    }
+}
+
+impl FlowKeyStore for EmbeddedStore {
+    fn flow_key(&self, user: &str, key: &str) -> StoreResult<Option<FlowKey>> {
+        self.with(true, |db| records::record(db, tables::FLOW_KEYS, user, key))
+    }
+
+    fn flow_keys(&self, user: &str) -> StoreResult<Vec<FlowKey>> {
+        self.with(true, |db| records::records(db, tables::FLOW_KEYS, user))
+    }
+
+    fn waiting_count(&self, user: &str, key: &str) -> StoreResult<u64> {
+        self.with(true, |db| flow::waiting_count(db, user, key))
+    }
+
+    fn keys_with_waiting(&self) -> StoreResult<Vec<(String, String)>> {
+        self.with(true, flow::keys_with_waiting)
+    }
+}
+
+impl ScheduleStore for EmbeddedStore {
+    fn schedule(&self, user: &str, id: &str) -> StoreResult<Option<Schedule>> {
+        self.with(true, |db| records::record(db, tables::SCHEDULES, user, id))
+    }
+
+    fn schedules(&self, user: &str) -> StoreResult<Vec<Schedule>> {
+        self.with(true, |db| records::records(db, tables::SCHEDULES, user))
+    }
+
+    fn due_schedules(
+        &self,
+        until: UnixMillis,
+        limit: usize,
+    ) -> StoreResult<Vec<(UnixMillis, String, String)>> {
+        self.with(true, |db| schedules::due_schedules(db, until, limit))
+    }
+}
+
 impl Store for EmbeddedStore {
     fn commit(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
         let mut units = Some(units);
@@ -417,6 +541,78 @@ mod tests {
         ));
         drop(first);
         EmbeddedStore::open(dir.path()).expect("open after close");
+    }
+
+    fn waiting_message(id: &str, key: Option<&str>) -> Message {
+        use depesha_core::flow_control::FlowControl;
+        use depesha_core::message::{MessageState, Origin};
+        Message {
+            id: id.into(),
+            user: "u".into(),
+            url: "https://example.com/".into(),
+            topic_name: None,
+            endpoint_name: None,
+            queue_name: None,
+            schedule_id: None,
+            method: "POST".into(),
+            headers: Default::default(),
+            body: Vec::new(),
+            max_retries: 0,
+            retried: 0,
+            retry_delay: None,
+            timeout_ms: None,
+            not_before: 1,
+            created_at: 1,
+            due: 1,
+            callback: None,
+            failure_callback: None,
+            caller_ip: None,
+            labels: Vec::new(),
+            redaction: Default::default(),
+            flow_control: key.map(|key| FlowControl {
+                key: key.into(),
+                parallelism: Some(1),
+                rate: None,
+                period_secs: 1,
+            }),
+            dedup_id: None,
+            origin: Origin::Publish,
+            state: MessageState::Waiting,
+            queue_item: None,
+            expires_at: None,
+        }
+    }
+
+    /// Caller bugs that would leave an index inconsistent fail the whole commit.
+    #[test]
+    fn unindexable_writes_fail_the_commit() {
+        use crate::{FlowKeyStore, QueueStore, Write};
+        use depesha_core::queue::QueuePosition;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        let fine = Unit::new(vec![Write::PutMessage(waiting_message("ok", Some("k")))]);
+        let bad = [
+            Write::PutMessage(waiting_message("no-key", None)),
+            Write::PutMessage(waiting_message("nul", Some("a\0b"))),
+            Write::PutQueueItem {
+                user: "u".into(),
+                queue: "q\0".into(),
+                position: QueuePosition {
+                    enqueued_at: 1,
+                    seq: 0,
+                },
+                holder: "ok".into(),
+            },
+        ];
+        for write in bad {
+            let result = store.commit(vec![fine.clone(), Unit::new(vec![write])]);
+            assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
+            assert_eq!(store.message("u", "ok").expect("read"), None);
+        }
+        // Reads of such names find nothing.
+        assert_eq!(store.waiting_count("u", "a\0b").expect("count"), 0);
+        assert_eq!(store.queue_lag("u", "q\0").expect("lag"), 0);
+        assert_eq!(store.queue_items("u", "q\0", 5).expect("items"), Vec::new());
     }
 
     #[test]

@@ -20,11 +20,11 @@ use redb::{
 use super::codec::{decode, decode_log, decode_message, io, MessageHead};
 use super::tables::{
     self as t, dlq_id_of, dlq_key, due_key, log_key, message_id_of, message_key, parse_dlq_id,
-    parse_due_key, seq_of, time_upper_bound, user_range, KeyBounds,
+    parse_due_key, prefix_range, seq_of, split_scope, time_upper_bound, user_range, KeyBounds,
 };
 use crate::{DueKey, Page, StoreError, StoreResult};
 
-type Bytes = &'static [u8];
+pub(super) type Bytes = &'static [u8];
 
 fn open<K: Key + 'static, V: Value + 'static>(
     txn: &ReadTransaction,
@@ -33,7 +33,7 @@ fn open<K: Key + 'static, V: Value + 'static>(
     txn.open_table(definition).map_err(io)
 }
 
-fn read<K: Key + 'static, V: Value + 'static>(
+pub(super) fn read<K: Key + 'static, V: Value + 'static>(
     db: &Database,
     definition: TableDefinition<K, V>,
 ) -> StoreResult<ReadOnlyTable<K, V>> {
@@ -120,9 +120,10 @@ pub(super) fn pending_ids(
     Ok(ids)
 }
 
-/// Pending and matching; decodes the message only when the filter needs it.
+/// Unfinished (pending, queued or waiting) and matching; decodes the message only when
+/// the filter needs it.
 fn pending_match(value: &[u8], filter: &Filter) -> StoreResult<bool> {
-    if !MessageHead::read(value)?.pending {
+    if !MessageHead::read(value)?.state.is_unfinished() {
         return Ok(false);
     }
     if filter.is_empty() {
@@ -211,6 +212,46 @@ pub(super) fn keys(db: &Database, user: &str) -> StoreResult<Option<SigningKeys>
     let keys = read(db, t::KEYS)?;
     let value = keys.get(user).map_err(io)?;
     value.map(|v| decode(v.value())).transpose()
+}
+
+/// Number of keys in `[start, end)`.
+pub(super) fn count_range<V: Value + 'static>(
+    table: &ReadOnlyTable<Bytes, V>,
+    (start, end): (Vec<u8>, Vec<u8>),
+) -> StoreResult<u64> {
+    let mut count = 0;
+    for item in table
+        .range::<&[u8]>(start.as_slice()..end.as_slice())
+        .map_err(io)?
+    {
+        item.map_err(io)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Every distinct `(user, name)` of a table keyed `user \0 name \0 ...`, in key order.
+/// One seek per pair: after finding a pair, the scan jumps past all its keys.
+pub(super) fn scopes<V: Value + 'static>(
+    table: &ReadOnlyTable<Bytes, V>,
+) -> StoreResult<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    let mut from = Vec::new();
+    loop {
+        let first = table
+            .range::<&[u8]>(from.as_slice()..)
+            .map_err(io)?
+            .next()
+            .transpose()
+            .map_err(io)?
+            .map(|(k, _)| k.value().to_vec());
+        let Some(first) = first else {
+            return Ok(found);
+        };
+        let (user, name, len) = split_scope(&first)?;
+        found.push((user, name));
+        from = prefix_range(first[..len].to_vec()).1;
+    }
 }
 
 /// One page of a user-scoped table. `cursor` is the key of the first item to return

@@ -5,9 +5,17 @@
 //! `user \0`: all of one user's rows form one contiguous range, `[user\0, user\x01)`.
 //! User names never contain NUL (they come from the server's configuration); ids and
 //! deduplication keys may contain anything, because they always come last.
+//!
+//! Two tables have a name in the *middle* of their keys (`QUEUE_ITEMS`: the queue,
+//! `FLOW_WAIT`: the flow-control key), so that one queue's items or one key's
+//! wait-list are one contiguous range `[user\0name\0, user\0name\x01)`. That needs
+//! names without NUL: queue names are validated names (letters, digits, `-_.`), and
+//! flow-control keys come from HTTP header values, which cannot hold NUL. Writes of
+//! such a name fail the commit; reads treat it as naming nothing (see [`scope`]).
 
 use std::ops::Bound;
 
+use depesha_core::queue::QueuePosition;
 use depesha_core::UnixMillis;
 use redb::TableDefinition;
 
@@ -32,6 +40,20 @@ pub(super) const DEDUP: TableDefinition<&[u8], &[u8]> = TableDefinition::new("de
 pub(super) const DEDUP_EXPIRY: TableDefinition<&[u8], ()> = TableDefinition::new("dedup_expiry");
 /// `user` → postcard `SigningKeys`.
 pub(super) const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
+/// `user \0 name` → postcard `UrlGroup`.
+pub(super) const GROUPS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("groups");
+/// `user \0 name` → postcard `Queue`.
+pub(super) const QUEUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("queues");
+/// `user \0 queue \0 enqueued_at BE ++ seq BE` → holder message id (UTF-8).
+pub(super) const QUEUE_ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("queue_items");
+/// `user \0 key` → postcard `FlowKey`.
+pub(super) const FLOW_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("flow_keys");
+/// `user \0 flow-key \0 due BE ++ id` → (): exactly the waiting messages.
+pub(super) const FLOW_WAIT: TableDefinition<&[u8], ()> = TableDefinition::new("flow_wait");
+/// `user \0 id` → postcard `Schedule`.
+pub(super) const SCHEDULES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("schedules");
+/// `next_schedule_time BE ++ user \0 id` → (): exactly the unpaused schedules.
+pub(super) const SCHEDULE_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("schedule_due");
 /// Named counters and the data format version.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -54,12 +76,48 @@ pub(super) fn user_key(user: &str, tail: &[u8]) -> Vec<u8> {
 
 /// `[user\0, user\x01)`: the bounds of every key of `user` in a user-scoped table.
 pub(super) fn user_range(user: &str) -> (Vec<u8>, Vec<u8>) {
-    let start = user_key(user, &[]);
-    let mut end = start.clone();
+    prefix_range(user_key(user, &[]))
+}
+
+/// `[p, p')` where `p'` is `p` with its final NUL raised to `\x01`: every key that
+/// starts with `prefix` (which ends with the NUL of `user \0` or `name \0`).
+pub(super) fn prefix_range(prefix: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    let mut end = prefix.clone();
     if let Some(last) = end.last_mut() {
         *last = 1;
     }
-    (start, end)
+    (prefix, end)
+}
+
+/// `user \0 name \0`: the prefix of one queue's items or one flow-control key's
+/// wait-list. `None` when `name` contains NUL, which no stored scope does.
+pub(super) fn scope(user: &str, name: &str) -> Option<Vec<u8>> {
+    if name.as_bytes().contains(&0) {
+        return None;
+    }
+    let mut key = user_key(user, name.as_bytes());
+    key.push(0);
+    Some(key)
+}
+
+/// Like [`scope`], for writes: a name with NUL fails the commit (a caller bug).
+pub(super) fn write_scope(user: &str, kind: &str, name: &str) -> StoreResult<Vec<u8>> {
+    scope(user, name)
+        .ok_or_else(|| StoreError::Corrupt(format!("{kind} {name:?} contains a NUL byte")))
+}
+
+/// `(user, name)` of a key that starts with `user \0 name \0`, and the length of
+/// that prefix.
+pub(super) fn split_scope(key: &[u8]) -> StoreResult<(String, String, usize)> {
+    let user = user_of(key)?;
+    let rest = &key[user.len() + 1..];
+    let name = rest
+        .iter()
+        .position(|b| *b == 0)
+        .map(|at| &rest[..at])
+        .ok_or_else(|| corrupt_key("scoped", key))?;
+    let len = user.len() + 1 + name.len() + 1;
+    Ok((utf8(user, key)?, utf8(name, key)?, len))
 }
 
 /// The user part of a user-scoped key (everything before the first NUL).
@@ -174,6 +232,48 @@ pub(super) fn seq_of(key: &[u8]) -> StoreResult<u64> {
     Ok(u64::from_be_bytes(seq))
 }
 
+/// `<scope> ++ enqueued_at BE ++ seq BE`, `scope` from [`scope`].
+pub(super) fn queue_item_key(scope: &[u8], position: QueuePosition) -> Vec<u8> {
+    let mut key = Vec::with_capacity(scope.len() + 16);
+    key.extend_from_slice(scope);
+    key.extend_from_slice(&position.enqueued_at.to_be_bytes());
+    key.extend_from_slice(&position.seq.to_be_bytes());
+    key
+}
+
+/// The position of a `QUEUE_ITEMS` key (its last 16 bytes).
+pub(super) fn queue_position_of(key: &[u8]) -> StoreResult<QueuePosition> {
+    match key.last_chunk::<16>() {
+        Some(tail) if key.len() > 16 => {
+            let mut enqueued_at = [0u8; 8];
+            let mut seq = [0u8; 8];
+            enqueued_at.copy_from_slice(&tail[..8]);
+            seq.copy_from_slice(&tail[8..]);
+            Ok(QueuePosition {
+                enqueued_at: u64::from_be_bytes(enqueued_at),
+                seq: u64::from_be_bytes(seq),
+            })
+        }
+        _ => Err(corrupt_key("queue item", key)),
+    }
+}
+
+/// `<scope> ++ due BE ++ id`, `scope` from [`scope`].
+pub(super) fn flow_wait_key(scope: &[u8], due: UnixMillis, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(scope.len() + 8 + id.len());
+    key.extend_from_slice(scope);
+    key.extend_from_slice(&due.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// `(user, message id)` of a `FLOW_WAIT` key.
+pub(super) fn flow_wait_entry_of(key: &[u8]) -> StoreResult<(String, String)> {
+    let (user, _, len) = split_scope(key)?;
+    let (_, id) = split_time(&key[len..])?;
+    Ok((user, utf8(id, key)?))
+}
+
 /// `user \0 dedup-key`.
 pub(super) fn dedup_key(user: &str, key: &str) -> Vec<u8> {
     user_key(user, key.as_bytes())
@@ -224,6 +324,36 @@ mod tests {
         assert_eq!(parse_dlq_id("abc"), None);
         let key = dlq_key("u", 1725323658779, 3);
         assert_eq!(dlq_id_of(&key).expect("valid"), "1725323658779-3");
+    }
+
+    #[test]
+    fn scoped_keys_round_trip_and_stay_in_their_scope() {
+        let q = scope("u", "q").expect("no NUL");
+        let position = QueuePosition {
+            enqueued_at: 7,
+            seq: u64::MAX,
+        };
+        let item = queue_item_key(&q, position);
+        assert_eq!(queue_position_of(&item).expect("valid"), position);
+        assert_eq!(
+            split_scope(&item).expect("valid"),
+            ("u".into(), "q".into(), 4)
+        );
+        let (start, end) = prefix_range(q.clone());
+        let longer = queue_item_key(&scope("u", "q2").expect("no NUL"), position);
+        assert!(start.as_slice() <= item.as_slice() && item.as_slice() < end.as_slice());
+        assert!(!(start.as_slice() <= longer.as_slice() && longer.as_slice() < end.as_slice()));
+
+        let wait = flow_wait_key(&scope("u", "k").expect("no NUL"), 9, "m\0x");
+        assert_eq!(
+            flow_wait_entry_of(&wait).expect("valid"),
+            ("u".into(), "m\0x".into())
+        );
+        assert_eq!(scope("u", "a\0b"), None);
+        assert!(matches!(
+            write_scope("u", "queue", "a\0b"),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

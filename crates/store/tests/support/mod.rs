@@ -6,11 +6,15 @@ use std::path::PathBuf;
 
 use depesha_core::dlq::{dlq_id, DlqEntry};
 use depesha_core::flow_control::FlowControl;
+use depesha_core::flow_key::FlowKey;
 use depesha_core::header_map::HeaderMap;
 use depesha_core::log::{HttpResponse, LogEntry, LogState};
 use depesha_core::message::{CallbackSpec, DeliveryOptions, Message, MessageState, Origin};
+use depesha_core::queue::{Queue, QueueItem, QueuePosition};
 use depesha_core::redact::Redaction;
 use depesha_core::retry_delay::RetryDelay;
+use depesha_core::schedule::Schedule;
+use depesha_core::url_group::{Endpoint, UrlGroup};
 use depesha_store::embedded::EmbeddedStore;
 use depesha_store::{Store, Unit, UnitOutcome, Write};
 
@@ -151,6 +155,99 @@ pub fn delivered(mut m: Message, expires_at: u64) -> Message {
     m.retried += 1;
     m.expires_at = Some(expires_at);
     m
+}
+
+/// A message enqueued in `queue` at `position`, holding its own item, not yet let
+/// through (its `due` is its `not_before`).
+pub fn queued(
+    user: &str,
+    id: &str,
+    queue: &str,
+    position: QueuePosition,
+    not_before: u64,
+) -> Message {
+    let mut m = message(user, id, not_before);
+    m.state = MessageState::Queued;
+    m.queue_name = Some(queue.into());
+    m.queue_item = Some(QueueItem {
+        queue: queue.into(),
+        position,
+    });
+    m
+}
+
+/// A message waiting in flow-control key `key`'s wait-list at `due`.
+pub fn waiting(user: &str, id: &str, key: &str, due: u64) -> Message {
+    let mut m = message(user, id, due);
+    m.state = MessageState::Waiting;
+    m.flow_control = Some(FlowControl {
+        key: key.into(),
+        parallelism: Some(1),
+        rate: Some(10),
+        period_secs: 60,
+    });
+    m
+}
+
+pub fn position(enqueued_at: u64, seq: u64) -> QueuePosition {
+    QueuePosition { enqueued_at, seq }
+}
+
+/// A group with named and unnamed endpoints and default headers.
+pub fn group(user: &str, name: &str, now: u64) -> UrlGroup {
+    let mut g = UrlGroup::new(user, name, now);
+    g.endpoints = vec![
+        Endpoint {
+            name: Some("first".into()),
+            url: format!("https://example.com/{name}/1"),
+        },
+        Endpoint {
+            name: None,
+            url: format!("https://example.com/{name}/2"),
+        },
+    ];
+    g.default_headers = vec![("Upstash-Forward-X".into(), "y".into())];
+    g
+}
+
+pub fn queue(user: &str, name: &str, parallelism: u32, paused: bool) -> Queue {
+    let mut q = Queue::first_use(user, name, 5);
+    q.parallelism = parallelism;
+    q.paused = paused;
+    q
+}
+
+pub fn flow_key(user: &str, key: &str, parallelism: Option<u32>) -> FlowKey {
+    let mut k = FlowKey::new(user, key, 7);
+    k.parallelism = parallelism;
+    k.rate = Some(100);
+    k.period_secs = 60;
+    k.pinned_rate = true;
+    k
+}
+
+/// A schedule with every optional field set.
+pub fn schedule(user: &str, id: &str, next: u64, paused: bool) -> Schedule {
+    Schedule {
+        user: user.into(),
+        id: id.into(),
+        cron: "CRON_TZ=Europe/Berlin */5 * * * *".into(),
+        destination: "https://example.com/tick".into(),
+        headers: vec![
+            ("Upstash-Retries".into(), "2".into()),
+            ("Content-Type".into(), "text/plain".into()),
+        ],
+        body: b"tick".to_vec(),
+        queue_name: Some("queue".into()),
+        caller_ip: Some("10.0.0.2".into()),
+        created_at: 1,
+        paused,
+        last_schedule_time: Some(next.saturating_sub(300_000)),
+        next_schedule_time: next,
+        last_message_ids: vec!["msg_last".into()],
+        last_results: Vec::new(),
+        error: Some("last tick failed".into()),
+    }
 }
 
 pub fn dlq_entry(user: &str, failed_at: u64, seq: u64, expires_at: u64) -> DlqEntry {

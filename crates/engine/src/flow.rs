@@ -1,0 +1,368 @@
+//! Flow control (spec §3.10): per-key limits on deliveries — `parallelism` attempts in
+//! flight at once, `rate` attempts started per `period` — shared by every message of
+//! a user that carries the key, whatever route it came by.
+//!
+//! The gate is checked per *attempt*, just before a due message is sent. An attempt
+//! that may not start is parked: the message becomes `Waiting` and moves from the
+//! due-time index to the key's wait-list in the store, so a long wait costs no memory
+//! and survives restarts. When a slot frees (an attempt ends, a rate period rolls
+//! over, the key is resumed or its limits raised), the first waiting messages are
+//! released — made pending again, due now — and go through the gate once more.
+//!
+//! Counters live here, in memory: after a restart nothing is in flight and a new rate
+//! period starts. The limits themselves are the stored [`FlowKey`], cached here.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use depesha_core::flow_key::FlowKey;
+use depesha_core::UnixMillis;
+
+/// At most this many waiting messages are released by one commit.
+pub(crate) const RELEASE_BATCH: usize = 256;
+
+/// Whether an attempt may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Yes; the caller must call [`FlowGate::finish`] when the attempt is over.
+    Go,
+    /// No; park the message. `until` is when the rate period rolls over, if that is
+    /// what holds it back.
+    Wait { until: Option<UnixMillis> },
+}
+
+/// One key's live state.
+#[derive(Debug, Clone)]
+struct KeyState {
+    limits: FlowKey,
+    in_flight: u32,
+    period_start: UnixMillis,
+    started_in_period: u32,
+    /// Messages of this key in the store's wait-list, as far as this process knows.
+    waiting: u64,
+    /// A wake-up at the end of the rate period is already scheduled for this time.
+    wake_at: Option<UnixMillis>,
+}
+
+impl KeyState {
+    fn new(limits: FlowKey, now: UnixMillis) -> Self {
+        KeyState {
+            limits,
+            in_flight: 0,
+            period_start: now,
+            started_in_period: 0,
+            waiting: 0,
+            wake_at: None,
+        }
+    }
+
+    fn roll(&mut self, now: UnixMillis) {
+        let period = self.limits.period_secs.max(1) * 1000;
+        if now >= self.period_start.saturating_add(period) {
+            // Periods are aligned to the first one, like a fixed window.
+            let elapsed = now - self.period_start;
+            self.period_start += elapsed - elapsed % period;
+            self.started_in_period = 0;
+        }
+    }
+
+    fn period_end(&self) -> UnixMillis {
+        self.period_start
+            .saturating_add(self.limits.period_secs.max(1) * 1000)
+    }
+
+    /// How many attempts could start now.
+    fn room(&self) -> u64 {
+        if self.limits.paused {
+            return 0;
+        }
+        let by_parallelism = self
+            .limits
+            .parallelism
+            .map_or(u64::MAX, |p| u64::from(p.saturating_sub(self.in_flight)));
+        let by_rate = self.limits.rate.map_or(u64::MAX, |r| {
+            u64::from(r.saturating_sub(self.started_in_period))
+        });
+        by_parallelism.min(by_rate)
+    }
+}
+
+/// What `GET /v2/flowControl/{key}` shows of the live state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowCounters {
+    pub in_flight: u32,
+    pub started_in_period: u32,
+    pub period_start: UnixMillis,
+}
+
+/// The gate of every flow-control key of every user.
+#[derive(Default)]
+pub(crate) struct FlowGate {
+    keys: Mutex<HashMap<(String, String), KeyState>>,
+}
+
+impl FlowGate {
+    /// Asks to start an attempt of a message with this key. `limits` loads the
+    /// stored limits the first time the key is seen.
+    pub(crate) fn try_start(
+        &self,
+        user: &str,
+        key: &str,
+        now: UnixMillis,
+        limits: impl FnOnce() -> FlowKey,
+    ) -> Admission {
+        let mut keys = self.lock();
+        let state = keys
+            .entry((user.to_string(), key.to_string()))
+            .or_insert_with(|| KeyState::new(limits(), now));
+        state.roll(now);
+        if state.room() == 0 {
+            let rate_bound = state
+                .limits
+                .rate
+                .is_some_and(|r| state.started_in_period >= r)
+                && !state.limits.paused
+                && state.limits.parallelism.is_none_or(|p| state.in_flight < p);
+            return Admission::Wait {
+                until: rate_bound.then(|| state.period_end()),
+            };
+        }
+        state.in_flight += 1;
+        state.started_in_period += 1;
+        Admission::Go
+    }
+
+    /// An attempt that was let through is over.
+    pub(crate) fn finish(&self, user: &str, key: &str) {
+        if let Some(state) = self.lock().get_mut(&(user.to_string(), key.to_string())) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// A message of this key was parked in the wait-list. Returns the time a wake-up
+    /// must be scheduled for, if the rate period holds it back and none is scheduled.
+    pub(crate) fn parked(
+        &self,
+        user: &str,
+        key: &str,
+        until: Option<UnixMillis>,
+    ) -> Option<UnixMillis> {
+        let mut keys = self.lock();
+        let state = keys.get_mut(&(user.to_string(), key.to_string()))?;
+        state.waiting += 1;
+        match (until, state.wake_at) {
+            (Some(t), Some(w)) if w <= t => None,
+            (Some(t), _) => {
+                state.wake_at = Some(t);
+                Some(t)
+            }
+            (None, _) => None,
+        }
+    }
+
+    /// How many waiting messages to release now (0 when none wait or none could
+    /// start), and — when some will still wait after that because this rate period
+    /// is used up — the time a wake-up must be scheduled for (if none is yet).
+    pub(crate) fn to_release(
+        &self,
+        user: &str,
+        key: &str,
+        now: UnixMillis,
+    ) -> (usize, Option<UnixMillis>) {
+        let mut keys = self.lock();
+        let Some(state) = keys.get_mut(&(user.to_string(), key.to_string())) else {
+            return (0, None);
+        };
+        state.roll(now);
+        if state.wake_at.is_some_and(|w| w <= now) {
+            state.wake_at = None;
+        }
+        let n = state.room().min(state.waiting).min(RELEASE_BATCH as u64);
+        let left = state.waiting - n;
+        let rate_left = state
+            .limits
+            .rate
+            .map(|r| u64::from(r.saturating_sub(state.started_in_period)));
+        // The released ones will use up the period's starts; the rest wait for the next.
+        let wake = (left > 0
+            && !state.limits.paused
+            && rate_left.is_some_and(|r| r <= n)
+            && state.wake_at.is_none())
+        .then(|| state.period_end());
+        if let Some(at) = wake {
+            state.wake_at = Some(at);
+        }
+        (usize::try_from(n).unwrap_or(RELEASE_BATCH), wake)
+    }
+
+    /// `released` messages left the wait-list; `asked` were asked for (fewer came
+    /// back: the store's list is shorter than this process thought).
+    pub(crate) fn released(&self, user: &str, key: &str, asked: usize, released: usize) {
+        if let Some(state) = self.lock().get_mut(&(user.to_string(), key.to_string())) {
+            state.waiting = if released < asked {
+                0
+            } else {
+                state.waiting.saturating_sub(released as u64)
+            };
+        }
+    }
+
+    /// Tells the gate how many messages wait for a key (at start, from the store).
+    pub(crate) fn set_waiting(
+        &self,
+        user: &str,
+        key: &str,
+        waiting: u64,
+        now: UnixMillis,
+        limits: impl FnOnce() -> FlowKey,
+    ) {
+        let mut keys = self.lock();
+        let state = keys
+            .entry((user.to_string(), key.to_string()))
+            .or_insert_with(|| KeyState::new(limits(), now));
+        state.waiting = waiting;
+    }
+
+    /// New stored limits (a publish brought new values, or pin/unpin/pause/resume).
+    pub(crate) fn set_limits(&self, limits: FlowKey, now: UnixMillis) {
+        let mut keys = self.lock();
+        let id = (limits.user.clone(), limits.key.clone());
+        match keys.get_mut(&id) {
+            Some(state) => state.limits = limits,
+            None => {
+                keys.insert(id, KeyState::new(limits, now));
+            }
+        }
+    }
+
+    /// `resetRate` (and pinning): a new rate period starts now.
+    pub(crate) fn reset_rate(&self, user: &str, key: &str, now: UnixMillis) {
+        if let Some(state) = self.lock().get_mut(&(user.to_string(), key.to_string())) {
+            state.period_start = now;
+            state.started_in_period = 0;
+        }
+    }
+
+    pub(crate) fn counters(&self, user: &str, key: &str, now: UnixMillis) -> FlowCounters {
+        let mut keys = self.lock();
+        match keys.get_mut(&(user.to_string(), key.to_string())) {
+            Some(state) => {
+                state.roll(now);
+                FlowCounters {
+                    in_flight: state.in_flight,
+                    started_in_period: state.started_in_period,
+                    period_start: state.period_start,
+                }
+            }
+            None => FlowCounters {
+                period_start: now,
+                ..FlowCounters::default()
+            },
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), KeyState>> {
+        // A panic while holding the lock leaves plain counters behind; keep going.
+        self.keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(parallelism: Option<u32>, rate: Option<u32>, period_secs: u64) -> FlowKey {
+        FlowKey {
+            parallelism,
+            rate,
+            period_secs,
+            ..FlowKey::new("u", "k", 0)
+        }
+    }
+
+    #[test]
+    fn parallelism_bounds_attempts_in_flight() {
+        let gate = FlowGate::default();
+        let l = || limits(Some(2), None, 1);
+        assert_eq!(gate.try_start("u", "k", 0, l), Admission::Go);
+        assert_eq!(gate.try_start("u", "k", 0, l), Admission::Go);
+        assert_eq!(
+            gate.try_start("u", "k", 0, l),
+            Admission::Wait { until: None }
+        );
+        gate.finish("u", "k");
+        assert_eq!(gate.try_start("u", "k", 0, l), Admission::Go);
+    }
+
+    #[test]
+    fn rate_bounds_starts_per_period_and_says_when_it_rolls_over() {
+        let gate = FlowGate::default();
+        let l = || limits(None, Some(2), 10);
+        assert_eq!(gate.try_start("u", "k", 1_000, l), Admission::Go);
+        gate.finish("u", "k");
+        assert_eq!(gate.try_start("u", "k", 2_000, l), Admission::Go);
+        gate.finish("u", "k");
+        assert_eq!(
+            gate.try_start("u", "k", 3_000, l),
+            Admission::Wait {
+                until: Some(11_000)
+            }
+        );
+        assert_eq!(gate.try_start("u", "k", 11_000, l), Admission::Go);
+    }
+
+    #[test]
+    fn a_paused_key_lets_nothing_through_and_release_counts_room() {
+        let gate = FlowGate::default();
+        let mut l = limits(Some(3), None, 1);
+        l.paused = true;
+        gate.set_limits(l.clone(), 0);
+        assert_eq!(
+            gate.try_start("u", "k", 0, || unreachable!()),
+            Admission::Wait { until: None }
+        );
+        assert_eq!(gate.parked("u", "k", None), None);
+        assert_eq!(gate.to_release("u", "k", 0), (0, None));
+        l.paused = false;
+        gate.set_limits(l, 0);
+        assert_eq!(
+            gate.to_release("u", "k", 0),
+            (1, None),
+            "one waits, three could start"
+        );
+    }
+
+    #[test]
+    fn a_release_that_uses_up_the_rate_asks_for_a_wake_up_at_the_next_period() {
+        let gate = FlowGate::default();
+        gate.set_limits(limits(None, Some(2), 2), 0);
+        gate.set_waiting("u", "k", 5, 0, || unreachable!());
+        assert_eq!(gate.to_release("u", "k", 0), (2, Some(2_000)));
+        gate.released("u", "k", 2, 2);
+        // The two released start and use up the period.
+        assert_eq!(
+            gate.try_start("u", "k", 10, || unreachable!()),
+            Admission::Go
+        );
+        assert_eq!(
+            gate.try_start("u", "k", 10, || unreachable!()),
+            Admission::Go
+        );
+        assert_eq!(
+            gate.to_release("u", "k", 100),
+            (0, None),
+            "a wake-up is already due"
+        );
+        assert_eq!(gate.to_release("u", "k", 2_000), (2, Some(4_000)));
+    }
+
+    #[test]
+    fn keys_of_different_users_are_separate() {
+        let gate = FlowGate::default();
+        let l = || limits(Some(1), None, 1);
+        assert_eq!(gate.try_start("a", "k", 0, l), Admission::Go);
+        assert_eq!(gate.try_start("b", "k", 0, l), Admission::Go);
+    }
+}
