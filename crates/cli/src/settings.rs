@@ -52,6 +52,8 @@ pub struct Settings {
     pub backoff_base: f64,
     /// The unit of that formula in milliseconds (1000 = seconds, as QStash).
     pub backoff_unit_ms: u64,
+    /// Memory for the store's page cache, in MiB.
+    pub store_cache_mb: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +82,7 @@ impl Default for Settings {
             max_in_flight: 1024,
             backoff_base: 2.5,
             backoff_unit_ms: 1000,
+            store_cache_mb: 64,
         }
     }
 }
@@ -94,7 +97,7 @@ pub enum SettingsError {
 }
 
 /// The settings that `DEPESHA_<NAME>` variables may set (`users` needs the file).
-const ENV_SETTINGS: [&str; 15] = [
+const ENV_SETTINGS: [&str; 16] = [
     "listen",
     "data_dir",
     "token",
@@ -110,6 +113,7 @@ const ENV_SETTINGS: [&str; 15] = [
     "max_in_flight",
     "backoff_base",
     "backoff_unit_ms",
+    "store_cache_mb",
 ];
 
 impl Settings {
@@ -182,6 +186,7 @@ impl Settings {
             max_timeout_ms: ms(max_timeout),
         };
         config.dedup_window_ms = ms(duration("dedup_window", &self.dedup_window)?);
+        config.store_cache_bytes = self.store_cache_mb.max(1).saturating_mul(1024 * 1024);
         config.engine = EngineConfig {
             max_in_flight: self.max_in_flight.max(1),
             backoff: Backoff {

@@ -69,7 +69,14 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
         let sizes: Vec<usize> = batch.iter().map(|r| r.units.len()).collect();
         let (all_units, replies): (Vec<Vec<Unit>>, Vec<_>) =
             batch.into_iter().map(|r| (r.units, r.reply)).unzip();
-        match store.commit(all_units.into_iter().flatten().collect()) {
+        let started = std::time::Instant::now();
+        let result = store.commit(all_units.into_iter().flatten().collect());
+        tracing::trace!(
+            units,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "commit"
+        );
+        match result {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
                 for (reply, size) in replies.into_iter().zip(sizes) {

@@ -93,7 +93,7 @@ pub fn outcome(
             spec,
             &CallbackKind::Callback,
             body,
-            ids::message_id(),
+            ids::message_id(now),
             now,
         ));
     }
@@ -115,7 +115,7 @@ pub fn outcome(
                 spec,
                 &kind,
                 body,
-                ids::message_id(),
+                ids::message_id(now),
                 now,
             ));
         }

@@ -139,7 +139,7 @@ impl Engine {
             .map(|target| {
                 build_message(
                     NewMessage {
-                        id: ids::message_id(),
+                        id: ids::message_id(now),
                         user: request.user,
                         target,
                         queue_name: request.queue.map(String::from),

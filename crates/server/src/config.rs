@@ -27,6 +27,8 @@ pub struct ServerConfig {
     /// How long a deduplication id (or content hash) suppresses repeats, in ms.
     pub dedup_window_ms: u64,
     pub engine: EngineConfig,
+    /// Memory for the embedded store's page cache.
+    pub store_cache_bytes: usize,
 }
 
 impl ServerConfig {
@@ -39,6 +41,7 @@ impl ServerConfig {
             limits: PublishLimits::default(),
             dedup_window_ms: 10 * 60 * 1000,
             engine: EngineConfig::default(),
+            store_cache_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use depesha_engine::{Clock, Engine, SystemClock};
-use depesha_store::embedded::EmbeddedStore;
+use depesha_store::embedded::{EmbeddedStore, StoreOptions};
 use depesha_store::Store;
 use tokio::net::TcpListener;
 
@@ -50,9 +50,14 @@ impl App {
     /// Opens the embedded store in `config.data_dir` and starts the engine on the
     /// system clock.
     pub async fn open(config: ServerConfig) -> Result<App, ServerError> {
-        let store = EmbeddedStore::open(&config.data_dir).map_err(|source| ServerError::Store {
-            dir: config.data_dir.display().to_string(),
-            source,
+        let options = StoreOptions {
+            cache_bytes: config.store_cache_bytes,
+        };
+        let store = EmbeddedStore::open_with(&config.data_dir, options).map_err(|source| {
+            ServerError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            }
         })?;
         App::start(config, Arc::new(store), Arc::new(SystemClock)).await
     }

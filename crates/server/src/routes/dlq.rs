@@ -250,7 +250,7 @@ fn retry_unit(
     if has("upstash-flow-control-key") {
         m.flow_control = o.flow_control.clone();
     }
-    m.id = ids::message_id();
+    m.id = ids::message_id(now);
     m.retried = 0;
     m.created_at = now;
     m.not_before = now.saturating_add(o.delay_ms.unwrap_or(0));

@@ -169,8 +169,26 @@ const REOPEN_WAIT: Duration = Duration::from_secs(30);
 /// until the database is reopened. The store does that by itself: the failing call
 /// returns `Io`, the database is closed and reopened (recovering the last completed
 /// commit), and later calls work again once space is available.
+/// Tuning of the embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Memory for redb's page cache. redb's own default is 1 GiB, which a small
+    /// server would mostly spend on pages of messages delivered long ago; the hot part
+    /// of the store (the due index, recent messages, the newest logs) is far smaller.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
 pub struct EmbeddedStore {
     path: PathBuf,
+    options: StoreOptions,
     db: RwLock<Slot>,
     /// Where the next log prune resumes (a key bound in the `logs` table).
     log_prune_cursor: Mutex<Vec<u8>>,
@@ -195,10 +213,15 @@ impl EmbeddedStore {
     /// after a crash recovers the last completed commit. Fails when another process
     /// (or another `EmbeddedStore` in this one) has the file open.
     pub fn open(dir: &Path) -> StoreResult<Self> {
+        EmbeddedStore::open_with(dir, StoreOptions::default())
+    }
+
+    /// Opens (or creates) the store in `dir` with the given tuning.
+    pub fn open_with(dir: &Path, options: StoreOptions) -> StoreResult<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Io(format!("creating {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
-        let db = open_database(&path)?;
+        let db = open_database(&path, &options)?;
         // Make the new file's directory entry (and the directory's) durable too.
         sync_dir(dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -206,6 +229,7 @@ impl EmbeddedStore {
         }
         Ok(EmbeddedStore {
             path,
+            options,
             db: RwLock::new(Slot {
                 generation: 0,
                 db: Some(Arc::new(db)),
@@ -307,13 +331,15 @@ impl EmbeddedStore {
             }
         }
         slot.generation += 1;
-        slot.db = Some(Arc::new(open_database(&self.path)?));
+        slot.db = Some(Arc::new(open_database(&self.path, &self.options)?));
         Ok(())
     }
 }
 
-fn open_database(path: &Path) -> StoreResult<Database> {
-    let db = Database::create(path)
+fn open_database(path: &Path, options: &StoreOptions) -> StoreResult<Database> {
+    let db = redb::Builder::new()
+        .set_cache_size(options.cache_bytes)
+        .create(path)
         .map_err(|e| StoreError::Io(format!("opening {}: {e}", path.display())))?;
     init(&db).map_err(|e| match e {
         StoreError::Io(m) => StoreError::Io(format!("{}: {m}", path.display())),
