@@ -17,6 +17,10 @@ use rand::{thread_rng, Rng};
 /// upper/lower-case pairs, safe in URL paths and file names.
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
+/// The same 32 characters in ASCII order, for the time part of message ids: then the
+/// string order of ids is the order of their times.
+const SORTED_BASE32: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+
 /// Bitcoin's base58 alphabet (no `0`, `O`, `I`, `l`), as upstream signing keys use.
 const BASE58: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
@@ -50,7 +54,7 @@ pub fn message_id(now: u64) -> String {
     id.push_str("msg_");
     for i in (0..TIME_PREFIX_LEN).rev() {
         let digit = (now >> (5 * i)) & 31;
-        id.push(BASE32[digit as usize] as char);
+        id.push(SORTED_BASE32[digit as usize] as char);
     }
     push_random(
         &mut id,
