@@ -135,6 +135,9 @@ async fn serve(app: App, listener: TcpListener) -> Result<(), Box<dyn std::error
     if left > 0 {
         eprintln!("stopped with {left} deliveries still running; they will be sent again after the restart");
     }
+    if let Err(e) = engine.close_store() {
+        eprintln!("could not close the store cleanly ({e}); nothing is lost, but the next start checks the whole file");
+    }
     Ok(())
 }
 

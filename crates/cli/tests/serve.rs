@@ -128,3 +128,47 @@ fn serve_reads_users_from_toml_and_keeps_their_keys_across_restarts() {
         "keys are created once and kept"
     );
 }
+
+/// A stop by SIGTERM closes the store cleanly, so the next start needs no repair (a
+/// repair reads the whole file and makes restarts slow on a large data dir).
+#[test]
+fn a_sigterm_stop_closes_the_store_so_the_next_start_needs_no_repair() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = |n: u32| dir.path().join(format!("server-{n}.log"));
+    let start_logged = |n: u32, port: u16| {
+        let file = std::fs::File::create(log(n)).expect("log file");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .env("DEPESHA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DEPESHA_DATA_DIR", dir.path().join("data"))
+            .env("DEPESHA_TOKEN", "t")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("depesha starts");
+        Server(child)
+    };
+
+    let port = free_port();
+    let mut first = start_logged(1, port);
+    wait_for_keys(port, "t");
+    let status = Command::new("kill")
+        .args(["-TERM", &first.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exited = first.0.wait().expect("the server exits");
+    assert!(
+        exited.success(),
+        "a SIGTERM stop is a clean exit: {exited:?}"
+    );
+
+    let port = free_port();
+    let _second = start_logged(2, port);
+    wait_for_keys(port, "t");
+    let second_log = std::fs::read_to_string(log(2)).expect("log");
+    assert!(
+        !second_log.contains("not closed cleanly"),
+        "the restart had to repair the store:\n{second_log}"
+    );
+}

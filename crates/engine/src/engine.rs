@@ -199,6 +199,12 @@ impl Engine {
         self.inner.flow.counters(user, key, self.inner.clock.now())
     }
 
+    /// Closes the store at shutdown, after [`Engine::drain`]: the next start then opens
+    /// it at once instead of repairing it.
+    pub fn close_store(&self) -> Result<(), EngineError> {
+        Ok(self.inner.store.close()?)
+    }
+
     /// `current := next`, `next := fresh` (spec §3.9).
     pub async fn rotate_keys(&self, user: &str) -> Result<SigningKeys, EngineError> {
         let rotated = self.inner.signing_keys(user).await?.rotated();

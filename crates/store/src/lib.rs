@@ -188,4 +188,10 @@ pub trait Store:
         logs_before: UnixMillis,
         limit: usize,
     ) -> StoreResult<PruneStats>;
+
+    /// Closes the store cleanly: waits for operations under way, then releases it.
+    /// Every later call fails. Called at shutdown, so that the next start opens at
+    /// once — the embedded backend otherwise repairs its file on the next open, which
+    /// reads all of it.
+    fn close(&self) -> StoreResult<()>;
 }

@@ -198,6 +198,8 @@ pub struct EmbeddedStore {
 struct Slot {
     generation: u64,
     db: Option<Arc<Database>>,
+    /// Closed for good (shutdown): no reopening.
+    closed: bool,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -233,6 +235,7 @@ impl EmbeddedStore {
             db: RwLock::new(Slot {
                 generation: 0,
                 db: Some(Arc::new(db)),
+                closed: false,
             }),
             log_prune_cursor: Mutex::new(Vec::new()),
         })
@@ -281,6 +284,9 @@ impl EmbeddedStore {
             if let Some(db) = &slot.db {
                 return Ok((slot.generation, Arc::clone(db)));
             }
+            if slot.closed {
+                return Err(StoreError::Io(format!("{} is closed", self.path.display())));
+            }
         }
         // The last reopen failed: try again.
         let generation = self.db.read().map(|s| s.generation).unwrap_or(0);
@@ -304,6 +310,9 @@ impl EmbeddedStore {
             .db
             .write()
             .map_err(|_| StoreError::Io("database lock poisoned".into()))?;
+        if slot.closed {
+            return Err(StoreError::Io(format!("{} is closed", self.path.display())));
+        }
         if slot.generation != generation && slot.db.is_some() {
             return Ok(());
         }
@@ -336,9 +345,49 @@ impl EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    /// Waits (up to [`REOPEN_WAIT`]) for operations under way, then drops the
+    /// database: redb writes its allocator state on a clean close, so the next open
+    /// needs no repair.
+    pub(crate) fn close_database(&self) -> StoreResult<()> {
+        let mut slot = self
+            .db
+            .write()
+            .map_err(|_| StoreError::Io("database lock poisoned".into()))?;
+        slot.closed = true;
+        let Some(mut db) = slot.db.take() else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + REOPEN_WAIT;
+        loop {
+            match Arc::try_unwrap(db) {
+                Ok(db) => {
+                    drop(db);
+                    return Ok(());
+                }
+                Err(still_shared) if Instant::now() < deadline => {
+                    db = still_shared;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => {
+                    return Err(StoreError::Io(
+                        "the database was still in use at shutdown; the next open will repair it"
+                            .into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
 fn open_database(path: &Path, options: &StoreOptions) -> StoreResult<Database> {
     let db = redb::Builder::new()
         .set_cache_size(options.cache_bytes)
+        .set_repair_callback(|_| {
+            tracing::warn!(
+                "the store was not closed cleanly; repairing it (this reads the whole file once)"
+            );
+        })
         .create(path)
         .map_err(|e| StoreError::Io(format!("opening {}: {e}", path.display())))?;
     init(&db).map_err(|e| match e {
@@ -550,6 +599,10 @@ impl Store for EmbeddedStore {
         self.with(false, |db| {
             prune::prune(db, &self.log_prune_cursor, now, logs_before, limit)
         })
+    }
+
+    fn close(&self) -> StoreResult<()> {
+        self.close_database()
     }
 }
 
