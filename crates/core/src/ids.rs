@@ -17,6 +17,21 @@ use rand::{thread_rng, Rng};
 /// upper/lower-case pairs, safe in URL paths and file names.
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
+/// When a message id made by [`message_id`] was created (ms), or `None` for any other
+/// string (ids of other origins, typos).
+pub fn message_id_time(id: &str) -> Option<u64> {
+    let rest = id.strip_prefix("msg_")?;
+    if rest.len() != RANDOM_ID_LEN {
+        return None;
+    }
+    rest.bytes()
+        .take(TIME_PREFIX_LEN)
+        .try_fold(0u64, |time, c| {
+            let digit = SORTED_BASE32.iter().position(|d| *d == c)?;
+            Some((time << 5) | digit as u64)
+        })
+}
+
 /// The same 32 characters in ASCII order, for the time part of message ids: then the
 /// string order of ids is the order of their times.
 const SORTED_BASE32: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
@@ -158,6 +173,17 @@ mod tests {
             .flat_map(|_| jwt_id().into_bytes().into_iter().skip(4))
             .collect();
         assert_eq!(seen.len(), 32);
+    }
+
+    #[test]
+    fn a_message_id_tells_when_it_was_made() {
+        assert_eq!(
+            message_id_time(&message_id(1_700_000_000_123)),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(message_id_time("msg_x"), None);
+        assert_eq!(message_id_time("scd_abc"), None);
+        assert_eq!(message_id_time("msg_ABCDEFGHIJKLMNOPQRSTUVWXYZ"), None);
     }
 
     #[test]

@@ -170,6 +170,7 @@ pub(super) fn dlq_page(
         order,
         count,
         dlq_id_of,
+        |_| false,
         |value| {
             let entry: DlqEntry = decode(value)?;
             Ok(filter.matches(&dlq_subject(&entry)).then_some(entry))
@@ -194,6 +195,10 @@ pub(super) fn log_page(
         .transpose()?;
     let logs = read(db, t::LOGS)?;
     let cursor_of = |key: &[u8]| seq_of(key).map(|seq| seq.to_string());
+    // A message's log lines are all written after it was created, and message ids tell
+    // when that was: a newest-first search for given messages stops there instead of
+    // reading the user's whole log.
+    let floor = message_time_floor(filter).filter(|_| order == Order::LatestFirst);
     page(
         &logs,
         user,
@@ -201,6 +206,7 @@ pub(super) fn log_page(
         order,
         count,
         cursor_of,
+        |value| floor.is_some_and(|f| super::codec::log_time(value).is_ok_and(|t| t < f)),
         |value| {
             let entry = decode_log(value)?;
             Ok(filter.matches(&log_subject(&entry)).then_some(entry))
@@ -256,6 +262,7 @@ pub(super) fn scopes<V: Value + 'static>(
 
 /// One page of a user-scoped table. `cursor` is the key of the first item to return
 /// (the lookahead item of the previous page, or where it would have been).
+#[allow(clippy::too_many_arguments)]
 fn page<T>(
     table: &ReadOnlyTable<Bytes, Bytes>,
     user: &str,
@@ -263,6 +270,7 @@ fn page<T>(
     order: Order,
     count: usize,
     cursor_of: impl Fn(&[u8]) -> StoreResult<String>,
+    stop: impl Fn(&[u8]) -> bool,
     select: impl FnMut(&[u8]) -> StoreResult<Option<T>>,
 ) -> StoreResult<Page<T>> {
     let (start, end) = user_range(user);
@@ -278,8 +286,8 @@ fn page<T>(
     };
     let range = table.range::<&[u8]>(bounds).map_err(io)?;
     match order {
-        Order::EarliestFirst => fill(range, count, cursor_of, select),
-        Order::LatestFirst => fill(range.rev(), count, cursor_of, select),
+        Order::EarliestFirst => fill(range, count, cursor_of, stop, select),
+        Order::LatestFirst => fill(range.rev(), count, cursor_of, stop, select),
     }
 }
 
@@ -287,11 +295,15 @@ fn fill<'a, T>(
     range: impl Iterator<Item = redb::Result<(AccessGuard<'a, Bytes>, AccessGuard<'a, Bytes>)>>,
     count: usize,
     cursor_of: impl Fn(&[u8]) -> StoreResult<String>,
+    stop: impl Fn(&[u8]) -> bool,
     mut select: impl FnMut(&[u8]) -> StoreResult<Option<T>>,
 ) -> StoreResult<Page<T>> {
     let mut items = Vec::with_capacity(count.min(1024));
     for item in range {
         let (key, value) = item.map_err(io)?;
+        if stop(value.value()) {
+            break;
+        }
         let Some(selected) = select(value.value())? else {
             continue;
         };
@@ -307,6 +319,19 @@ fn fill<'a, T>(
         items,
         next_cursor: None,
     })
+}
+
+/// Log lines of the messages a filter names are no older than the oldest of them,
+/// less a minute of margin for clocks. `None` when the filter names no message or a
+/// name is not a Depesha message id.
+fn message_time_floor(filter: &Filter) -> Option<u64> {
+    let ids = filter.ids.iter().chain(filter.message_id.as_ref());
+    let mut floor: Option<u64> = None;
+    for id in ids {
+        let made = depesha_core::ids::message_id_time(id)?;
+        floor = Some(floor.map_or(made, |f| f.min(made)));
+    }
+    floor.map(|f| f.saturating_sub(60_000))
 }
 
 /// What `DELETE /v2/messages` filters match a pending message against.
