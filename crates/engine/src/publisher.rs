@@ -134,9 +134,18 @@ impl Engine {
         }
 
         let dedup = deduplication_key(&parsed, request.destination.as_str(), &request.body);
+        // Every target but the last gets a copy of the body; the last takes it.
+        let last = targets.len().saturating_sub(1);
+        let mut body = Some(request.body);
         let mut messages: Vec<Message> = targets
             .into_iter()
-            .map(|target| {
+            .enumerate()
+            .map(|(i, target)| {
+                let body = if i == last {
+                    body.take().unwrap_or_default()
+                } else {
+                    body.clone().unwrap_or_default()
+                };
                 build_message(
                     NewMessage {
                         id: ids::message_id(now),
@@ -144,7 +153,7 @@ impl Engine {
                         target,
                         queue_name: request.queue.map(String::from),
                         schedule_id: request.schedule_id.map(String::from),
-                        body: request.body.clone(),
+                        body,
                         caller_ip: request.caller_ip.clone(),
                         now,
                     },

@@ -64,10 +64,10 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> 
             return next;
         }
     }
-    let next = attempt(inner, message.clone(), later).await;
+    let next = attempt(inner, message, later).await;
     if let Some(flow_key) = flow_key {
-        inner.flow.finish(&message.user, &flow_key);
-        release_waiting(inner, &message.user, &flow_key).await;
+        inner.flow.finish(&key.user, &flow_key);
+        release_waiting(inner, &key.user, &flow_key).await;
     }
     next
 }

@@ -237,7 +237,7 @@ impl LogView {
 }
 
 /// `body` when the bytes are UTF-8, `bodyBase64` otherwise; neither when empty.
-fn body_fields(bytes: &[u8]) -> (Option<String>, Option<String>) {
+pub(crate) fn body_fields(bytes: &[u8]) -> (Option<String>, Option<String>) {
     if bytes.is_empty() {
         return (None, None);
     }

@@ -127,15 +127,13 @@ pub async fn retry_many(
 ) -> ApiResult<Response> {
     let overrides = overrides(&state, &request)?;
     let (filter, paging) = selection(&state, request).await?;
-    let (ids, cursor) = select_ids(&state, &user.id, filter, &paging)?;
-    let mut units = Vec::with_capacity(ids.len());
-    let mut new_ids = Vec::with_capacity(ids.len());
-    for id in &ids {
-        if let Some(entry) = state.engine.store().dlq_entry(&user.id, id)? {
-            let (unit, message_id) = retry_unit(&state, &user.id, &entry, &overrides)?;
-            units.push(unit);
-            new_ids.push(message_id);
-        }
+    let (entries, cursor) = select_entries(&state, &user.id, filter, &paging)?;
+    let mut units = Vec::with_capacity(entries.len());
+    let mut new_ids = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let (unit, message_id) = retry_unit(&state, &user.id, entry, &overrides)?;
+        units.push(unit);
+        new_ids.push(message_id);
     }
     let outcomes = state.engine.commit(units).await?;
     let responses: Vec<Value> = outcomes
@@ -192,17 +190,45 @@ fn select_ids(
     if !filter.ids.is_empty() {
         return Ok((filter.ids, None));
     }
-    let page = state.engine.store().dlq_page(
-        user,
-        &filter,
-        paging.cursor.as_deref(),
-        paging.count,
-        paging.order.unwrap_or(Order::EarliestFirst),
-    )?;
+    let page = filter_page(state, user, &filter, paging)?;
     Ok((
         page.items.into_iter().map(|e| e.dlq_id).collect(),
         page.next_cursor,
     ))
+}
+
+/// Like [`select_ids`], but the entries themselves (a retry needs them): the page
+/// read once, not each entry again.
+fn select_entries(
+    state: &AppState,
+    user: &str,
+    filter: Filter,
+    paging: &Paging,
+) -> ApiResult<(Vec<DlqEntry>, Option<String>)> {
+    if filter.ids.is_empty() {
+        let page = filter_page(state, user, &filter, paging)?;
+        return Ok((page.items, page.next_cursor));
+    }
+    let mut entries = Vec::with_capacity(filter.ids.len());
+    for id in &filter.ids {
+        entries.extend(state.engine.store().dlq_entry(user, id)?);
+    }
+    Ok((entries, None))
+}
+
+fn filter_page(
+    state: &AppState,
+    user: &str,
+    filter: &Filter,
+    paging: &Paging,
+) -> ApiResult<depesha_store::Page<DlqEntry>> {
+    Ok(state.engine.store().dlq_page(
+        user,
+        filter,
+        paging.cursor.as_deref(),
+        paging.count,
+        paging.order.unwrap_or(Order::EarliestFirst),
+    )?)
 }
 
 /// `Upstash-*` headers on a retry request override the original settings (spec §3.5).

@@ -5,6 +5,7 @@ use axum::extract::{Request, State};
 use axum::Json;
 use depesha_core::filter::{self, Scope};
 use depesha_core::log::{LogEntry, LogState};
+use depesha_core::message::Message;
 use depesha_store::{Applied, Guard, Taken, Unit, UnitOutcome, Write};
 use serde_json::{json, Value};
 
@@ -87,6 +88,38 @@ pub async fn cancel_many(
     Ok(Json(json!({ "cancelled": total })))
 }
 
+/// The unit that cancels `message`: taken out of the store if still unfinished, with
+/// `CANCEL_REQUESTED` and `CANCELED` logged; a queue's message gives up its place and
+/// the queue moves on.
+pub(crate) fn cancel_unit(message: &Message, now: u64) -> Unit {
+    let user = &message.user;
+    let mut writes = vec![
+        Write::AppendLog(LogEntry::for_message(
+            message,
+            LogState::CancelRequested,
+            now,
+        )),
+        Write::AppendLog(LogEntry::for_message(message, LogState::Canceled, now)),
+    ];
+    if let Some(item) = &message.queue_item {
+        writes.push(Write::DeleteQueueItem {
+            user: user.clone(),
+            queue: item.queue.clone(),
+            position: item.position,
+        });
+        writes.push(Write::FillQueue {
+            user: user.clone(),
+            queue: item.queue.clone(),
+            now,
+        });
+    }
+    let guard = Guard::TakePendingMessage {
+        user: user.clone(),
+        id: message.id.clone(),
+    };
+    Unit::guarded(guard, writes)
+}
+
 /// Cancels the given messages of `user`; returns how many were pending and are now
 /// cancelled. Each cancel writes `CANCEL_REQUESTED` and `CANCELED` in the same unit,
 /// guarded so that a message delivered or cancelled meanwhile is left alone.
@@ -94,35 +127,9 @@ async fn cancel_ids(state: &AppState, user: &str, ids: Vec<String>) -> ApiResult
     let now = state.engine.clock().now();
     let mut units = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(message) = state.engine.store().message(user, &id)? else {
-            continue;
-        };
-        let mut writes = vec![
-            Write::AppendLog(LogEntry::for_message(
-                &message,
-                LogState::CancelRequested,
-                now,
-            )),
-            Write::AppendLog(LogEntry::for_message(&message, LogState::Canceled, now)),
-        ];
-        // A cancelled queue message gives up its place, and the queue moves on.
-        if let Some(item) = &message.queue_item {
-            writes.push(Write::DeleteQueueItem {
-                user: user.to_string(),
-                queue: item.queue.clone(),
-                position: item.position,
-            });
-            writes.push(Write::FillQueue {
-                user: user.to_string(),
-                queue: item.queue.clone(),
-                now,
-            });
+        if let Some(message) = state.engine.store().message(user, &id)? {
+            units.push(cancel_unit(&message, now));
         }
-        let guard = Guard::TakePendingMessage {
-            user: user.to_string(),
-            id,
-        };
-        units.push(Unit::guarded(guard, writes));
     }
     let outcomes = state.engine.commit(units).await?;
     let cancelled = outcomes

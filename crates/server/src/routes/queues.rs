@@ -1,12 +1,12 @@
 //! Queues (spec §3.7): upsert, list, get (with the real `lag`), delete, pause, resume.
 //! Enqueueing is in `publish.rs`.
 
+use crate::routes::messages::cancel_unit;
 use axum::extract::{Request, State};
 use axum::Json;
 use depesha_core::ids;
-use depesha_core::log::{LogEntry, LogState};
 use depesha_core::queue::Queue;
-use depesha_store::{Guard, Unit, Write};
+use depesha_store::{Unit, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -170,21 +170,10 @@ pub async fn delete(
     for (position, holder) in store.queue_items(&user.id, &name, usize::MAX)? {
         if let Some(message) = store.message(&user.id, &holder)? {
             if message.state.is_unfinished() {
-                let logs = vec![
-                    Write::AppendLog(LogEntry::for_message(
-                        &message,
-                        LogState::CancelRequested,
-                        now,
-                    )),
-                    Write::AppendLog(LogEntry::for_message(&message, LogState::Canceled, now)),
-                ];
-                let guard = Guard::TakePendingMessage {
-                    user: user.id.clone(),
-                    id: holder,
-                };
-                units.push(Unit::guarded(guard, logs));
+                units.push(cancel_unit(&message, now));
             }
         }
+        // Also when the holder finished meanwhile (or is gone): the item goes.
         units.push(Unit::new(vec![Write::DeleteQueueItem {
             user: user.id.clone(),
             queue: name.clone(),

@@ -21,8 +21,6 @@ use std::collections::BTreeMap;
 use axum::extract::{Request, State};
 use axum::http::{Method, Uri};
 use axum::Json;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use depesha_core::cron::{next_tick, CronExpr, NEVER};
 use depesha_core::destination::Destination;
 use depesha_core::header_map::HeaderMap;
@@ -40,6 +38,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::query::split_destination_query;
 use crate::request::{caller_ip, header_pairs, read_body};
 use crate::state::AppState;
+use crate::views::body_fields;
 
 const PREFIX: &str = "/v2/schedules/";
 
@@ -405,17 +404,6 @@ impl ScheduleView {
             last_schedule_states: states,
             error: s.error.clone(),
         })
-    }
-}
-
-/// `body` when the bytes are UTF-8, `bodyBase64` otherwise; neither when empty.
-fn body_fields(bytes: &[u8]) -> (Option<String>, Option<String>) {
-    if bytes.is_empty() {
-        return (None, None);
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => (Some(text.to_string()), None),
-        Err(_) => (None, Some(STANDARD.encode(bytes))),
     }
 }
 
