@@ -52,6 +52,7 @@ impl App {
     pub async fn open(config: ServerConfig) -> Result<App, ServerError> {
         let options = StoreOptions {
             cache_bytes: config.store_cache_bytes,
+            ..StoreOptions::default()
         };
         let store = EmbeddedStore::open_with(&config.data_dir, options).map_err(|source| {
             ServerError::Store {

@@ -12,12 +12,17 @@ use depesha_core::schedule::Schedule;
 use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
 
+use serde::{Deserialize, Serialize};
+
 use crate::DueKey;
 
 /// A condition checked inside the transaction before a unit's writes. Guards make
 /// read-check-write races impossible: two publishes with one deduplication id, or two
 /// retries of one DLQ entry, are decided by the store, in commit order.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Units are serializable because a backend may journal them (the embedded one
+/// writes each commit's units to its write-ahead journal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Guard {
     /// Holds when `key` has no live claim for `user`; the unit then claims it for
     /// `message_ids` until `expires_at`. When it fails, the rejection carries the ids
@@ -54,7 +59,7 @@ pub enum Guard {
 /// message's state: a pending message is in the due-time index at its `due`; a
 /// waiting one is in its flow-control key's wait-list at `(due, id)`; queued and
 /// delivered ones are in neither. (Queue items are written explicitly.)
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Write {
     PutMessage(Message),
     DeleteMessage {
@@ -135,7 +140,7 @@ pub enum Write {
     },
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Unit {
     pub guard: Option<Guard>,
     pub writes: Vec<Write>,

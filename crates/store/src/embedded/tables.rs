@@ -59,6 +59,8 @@ pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 
 /// `META` entry: the last log `seq` handed out (0 before the first).
 pub(super) const META_LOG_SEQ: &str = "log_seq";
+/// `META` entry: the LSN of the last journaled commit applied (see `journal.rs`).
+pub(super) const META_JOURNAL_LSN: &str = "journal_lsn";
 /// `META` entry: the value layout version of this file.
 pub(super) const META_FORMAT: &str = "format";
 
