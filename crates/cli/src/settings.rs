@@ -54,6 +54,9 @@ pub struct Settings {
     pub backoff_unit_ms: u64,
     /// Memory for the store's page cache, in MiB.
     pub store_cache_mb: usize,
+    /// Longest time between two checkpoints of the store: bounds how much of the
+    /// journal a restart after a crash applies again.
+    pub checkpoint_interval: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +86,7 @@ impl Default for Settings {
             backoff_base: 2.5,
             backoff_unit_ms: 1000,
             store_cache_mb: 64,
+            checkpoint_interval: "10s".into(),
         }
     }
 }
@@ -97,7 +101,7 @@ pub enum SettingsError {
 }
 
 /// The settings that `DEPESHA_<NAME>` variables may set (`users` needs the file).
-const ENV_SETTINGS: [&str; 16] = [
+const ENV_SETTINGS: [&str; 17] = [
     "listen",
     "data_dir",
     "token",
@@ -114,6 +118,7 @@ const ENV_SETTINGS: [&str; 16] = [
     "backoff_base",
     "backoff_unit_ms",
     "store_cache_mb",
+    "checkpoint_interval",
 ];
 
 impl Settings {
@@ -187,6 +192,13 @@ impl Settings {
         };
         config.dedup_window_ms = ms(duration("dedup_window", &self.dedup_window)?);
         config.store_cache_bytes = self.store_cache_mb.max(1).saturating_mul(1024 * 1024);
+        config.store_checkpoint_interval =
+            duration("checkpoint_interval", &self.checkpoint_interval)?;
+        if config.store_checkpoint_interval.is_zero() {
+            return Err(SettingsError::Invalid(
+                "checkpoint_interval must be longer than 0s".into(),
+            ));
+        }
         config.engine = EngineConfig {
             max_in_flight: self.max_in_flight.max(1),
             backoff: Backoff {

@@ -94,6 +94,17 @@ fn serve_rejects_a_bad_setting_by_name() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("log_retention"), "{stderr}");
+
+    let output = Command::new(BIN)
+        .arg("serve")
+        .env("DEPESHA_DATA_DIR", dir.path())
+        .env("DEPESHA_TOKEN", "t")
+        .env("DEPESHA_CHECKPOINT_INTERVAL", "0s")
+        .output()
+        .expect("depesha runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("checkpoint_interval"), "{stderr}");
 }
 
 #[test]

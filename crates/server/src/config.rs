@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub engine: EngineConfig,
     /// Memory for the embedded store's page cache.
     pub store_cache_bytes: usize,
+    /// Longest time between two checkpoints of the embedded store.
+    pub store_checkpoint_interval: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -42,6 +44,7 @@ impl ServerConfig {
             dedup_window_ms: 10 * 60 * 1000,
             engine: EngineConfig::default(),
             store_cache_bytes: 64 * 1024 * 1024,
+            store_checkpoint_interval: std::time::Duration::from_secs(10),
         }
     }
 }

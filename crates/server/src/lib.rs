@@ -52,6 +52,7 @@ impl App {
     pub async fn open(config: ServerConfig) -> Result<App, ServerError> {
         let options = StoreOptions {
             cache_bytes: config.store_cache_bytes,
+            checkpoint_interval: config.store_checkpoint_interval,
             ..StoreOptions::default()
         };
         let store = EmbeddedStore::open_with(&config.data_dir, options).map_err(|source| {
