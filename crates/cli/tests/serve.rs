@@ -84,27 +84,21 @@ fn serve_refuses_to_start_without_a_token() {
 #[test]
 fn serve_rejects_a_bad_setting_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = Command::new(BIN)
-        .arg("serve")
-        .env("DEPESHA_DATA_DIR", dir.path())
-        .env("DEPESHA_TOKEN", "t")
-        .env("DEPESHA_LOG_RETENTION", "a week")
-        .output()
-        .expect("depesha runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("log_retention"), "{stderr}");
-
-    let output = Command::new(BIN)
-        .arg("serve")
-        .env("DEPESHA_DATA_DIR", dir.path())
-        .env("DEPESHA_TOKEN", "t")
-        .env("DEPESHA_CHECKPOINT_INTERVAL", "0s")
-        .output()
-        .expect("depesha runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("checkpoint_interval"), "{stderr}");
+    for (variable, value, named) in [
+        ("DEPESHA_LOG_RETENTION", "a week", "log_retention"),
+        ("DEPESHA_CHECKPOINT_INTERVAL", "0s", "checkpoint_interval"),
+    ] {
+        let output = Command::new(BIN)
+            .arg("serve")
+            .env("DEPESHA_DATA_DIR", dir.path())
+            .env("DEPESHA_TOKEN", "t")
+            .env(variable, value)
+            .output()
+            .expect("depesha runs");
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+    }
 }
 
 #[test]
