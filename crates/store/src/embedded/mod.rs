@@ -183,8 +183,13 @@ pub const FILE_NAME: &str = "depesha.redb";
 pub use journal::FILE_NAME as JOURNAL_FILE_NAME;
 
 /// Value layout version written to `meta.format`. 2: message states `Queued` and
-/// `Waiting`, `Message::queue_item`; groups, queues, flow keys, schedules.
-const FORMAT_VERSION: u64 = 2;
+/// `Waiting`, `Message::queue_item`; groups, queues, flow keys, schedules. 3: the
+/// journal (`meta.journal_lsn`): a build without it would open the file and silently
+/// miss the commits only the journal holds after a crash, so it must refuse instead.
+const FORMAT_VERSION: u64 = 3;
+/// The previous version, upgraded on open: its values are laid out as version 3's, and
+/// it has no journal to apply.
+const UPGRADABLE_FORMAT_VERSION: u64 = 2;
 
 /// How long a reopen waits for in-flight operations on the failed database to end.
 const REOPEN_WAIT: Duration = Duration::from_secs(30);
@@ -552,7 +557,7 @@ fn init(db: &Database) -> StoreResult<()> {
             .map(|v| v.value());
         match format {
             Some(FORMAT_VERSION) => {}
-            None => {
+            None | Some(UPGRADABLE_FORMAT_VERSION) => {
                 meta.insert(tables::META_FORMAT, FORMAT_VERSION)
                     .map_err(io)?;
             }
@@ -838,6 +843,36 @@ mod tests {
         assert_eq!(store.waiting_count("u", "a\0b").expect("count"), 0);
         assert_eq!(store.queue_lag("u", "q\0").expect("lag"), 0);
         assert_eq!(store.queue_items("u", "q\0", 5).expect("items"), Vec::new());
+    }
+
+    #[test]
+    fn a_file_of_the_previous_format_is_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let read_format = |store: &EmbeddedStore| {
+            use redb::ReadableDatabase;
+            let (_, opened) = store.current().expect("db");
+            let txn = opened.db.begin_read().expect("read");
+            let meta = txn.open_table(tables::META).expect("meta");
+            let format = meta
+                .get(tables::META_FORMAT)
+                .expect("get")
+                .map(|v| v.value());
+            format
+        };
+        {
+            let store = EmbeddedStore::open(dir.path()).expect("open");
+            let (_, opened) = store.current().expect("db");
+            let txn = opened.db.begin_write().expect("write");
+            txn.open_table(tables::META)
+                .expect("meta")
+                .insert(tables::META_FORMAT, UPGRADABLE_FORMAT_VERSION)
+                .expect("insert");
+            txn.commit().expect("commit");
+            drop(opened);
+            assert_eq!(read_format(&store), Some(UPGRADABLE_FORMAT_VERSION));
+        }
+        let store = EmbeddedStore::open(dir.path()).expect("a version 2 file opens");
+        assert_eq!(read_format(&store), Some(FORMAT_VERSION));
     }
 
     #[test]
