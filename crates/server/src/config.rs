@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use depesha_core::keys::SigningKeys;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::EngineConfig;
+use depesha_store::embedded::StoreOptions;
 
 /// One tenant: a token and what it sees (spec Appendix B).
 #[derive(Debug, Clone)]
@@ -43,8 +44,8 @@ impl ServerConfig {
             limits: PublishLimits::default(),
             dedup_window_ms: 10 * 60 * 1000,
             engine: EngineConfig::default(),
-            store_cache_bytes: 64 * 1024 * 1024,
-            store_checkpoint_interval: std::time::Duration::from_secs(10),
+            store_cache_bytes: StoreOptions::default().cache_bytes,
+            store_checkpoint_interval: StoreOptions::default().checkpoint_interval,
         }
     }
 }

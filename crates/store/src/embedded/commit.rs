@@ -59,7 +59,6 @@ pub(super) fn commit(
     txn.set_durability(Durability::None).map_err(io)?;
     let outcomes = apply(&txn, units, lsn)?;
     let applied = started.elapsed();
-    let start = journal.end();
     // An early return above drops `txn` uncommitted, which aborts it: nothing applied.
     if let Err(e) = journal.append(lsn, &record) {
         journal.check_usable()?;
@@ -74,7 +73,7 @@ pub(super) fn commit(
     }
     let journaled = started.elapsed();
     if let Err(e) = txn.commit() {
-        journal.revoke_last(start);
+        journal.revoke_last();
         return Err(io(e));
     }
     tracing::trace!(

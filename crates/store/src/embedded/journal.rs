@@ -24,7 +24,7 @@
 //!
 //! Which records still matter is decided by the store: redb's `meta` table holds the
 //! LSN of the last commit applied, so after a crash the records above the LSN of the
-//! last *durable* redb state are applied again (see `mod.rs`, `recover`).
+//! last *durable* redb state are applied again (see `open_database` in `mod.rs`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read};
@@ -41,10 +41,6 @@ pub const FILE_NAME: &str = "depesha.journal";
 const HEADER_LEN: usize = 16;
 /// A larger length field is taken as garbage, not as a record to allocate for.
 const MAX_PAYLOAD: usize = 1 << 30;
-/// The file is extended by writing zeros this far ahead of the records, so that the
-/// `fdatasync` of a record has only data to flush, no file size or block allocation
-/// (on ext4 that halves its cost).
-const ZEROED_AHEAD: u64 = 4 << 20;
 
 /// One journaled commit: its LSN and its encoded units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +54,8 @@ pub(super) struct Journal {
     path: PathBuf,
     /// Where the next record is written.
     end: u64,
-    /// The file's length: everything past the records is zeros up to here.
-    allocated: u64,
+    /// Where the last record written starts (to take it back).
+    last_start: u64,
     /// The LSN of the last record written, or of the state the journal restarted from.
     last_lsn: u64,
     /// When the journal last restarted (the last checkpoint).
@@ -67,7 +63,7 @@ pub(super) struct Journal {
     /// Set when a failed record could not be taken back: its bytes may or may not be
     /// on disk, so no further commit may be acknowledged until the store is reopened
     /// (which reads the journal again and decides).
-    broken: Option<String>,
+    broken: bool,
     buffer: Vec<u8>,
 }
 
@@ -83,18 +79,14 @@ impl Journal {
             .open(&path)
             .map_err(|e| io_error(&path, "opening", &e))?;
         let records = read_records(&file).map_err(|e| io_error(&path, "reading", &e))?;
-        let allocated = file
-            .metadata()
-            .map_err(|e| io_error(&path, "reading", &e))?
-            .len();
         let journal = Journal {
             file,
             path,
             end: 0,
-            allocated,
+            last_start: 0,
             last_lsn: 0,
             restarted_at: Instant::now(),
-            broken: None,
+            broken: false,
             buffer: Vec::new(),
         };
         Ok((journal, records))
@@ -117,10 +109,10 @@ impl Journal {
     /// Fails when an earlier failure left the journal in doubt, with the error that
     /// makes the store reopen itself (which reads the journal again and decides).
     pub(super) fn check_usable(&self) -> StoreResult<()> {
-        match &self.broken {
-            Some(_) => Err(StoreError::Io(super::codec::REOPEN_NEEDED.into())),
-            None => Ok(()),
+        if self.broken {
+            return Err(StoreError::Io(super::codec::REOPEN_NEEDED.into()));
         }
+        Ok(())
     }
 
     /// Appends the record of commit `lsn` (which must be [`Journal::next_lsn`]) and
@@ -142,15 +134,14 @@ impl Journal {
             .extend_from_slice(&checksum(lsn, payload).to_le_bytes());
         self.buffer.extend_from_slice(&lsn.to_le_bytes());
         self.buffer.extend_from_slice(payload);
-        self.zero_ahead(self.end + self.buffer.len() as u64);
         let written = self
             .file
             .write_all_at(&self.buffer, self.end)
             .and_then(|()| self.file.sync_data());
         match written {
             Ok(()) => {
+                self.last_start = self.end;
                 self.end += self.buffer.len() as u64;
-                self.allocated = self.allocated.max(self.end);
                 self.last_lsn = lsn;
                 Ok(())
             }
@@ -162,37 +153,13 @@ impl Journal {
         }
     }
 
-    /// Extends the file with zeros to `ZEROED_AHEAD` past `needed`. Best effort: on a
-    /// nearly full disk the record itself may still fit where the zeros did not.
-    fn zero_ahead(&mut self, needed: u64) {
-        if needed <= self.allocated {
-            return;
-        }
-        let target = needed + ZEROED_AHEAD;
-        let zeros = vec![0u8; 1 << 20];
-        // Never before `end`: records may lie past `allocated` when an earlier
-        // extension failed and a record grew the file by itself.
-        self.allocated = self.allocated.max(self.end);
-        while self.allocated < target {
-            let n = (target - self.allocated).min(zeros.len() as u64) as usize;
-            if self.file.write_all_at(&zeros[..n], self.allocated).is_err() {
-                return;
-            }
-            self.allocated += n as u64;
-        }
-    }
-
     /// Takes back the record just appended (its commit could not be applied after
-    /// all): its header is zeroed, so a later read stops before it.
-    pub(super) fn revoke_last(&mut self, record_start: u64) {
-        self.end = record_start;
+    /// all): its header is zeroed, so a later read stops before it, and its LSN goes
+    /// to the next commit.
+    pub(super) fn revoke_last(&mut self) {
+        self.end = self.last_start;
         self.last_lsn = self.last_lsn.saturating_sub(1);
-        self.take_back(record_start);
-    }
-
-    /// Where the record that [`Journal::append`] writes next starts.
-    pub(super) fn end(&self) -> u64 {
-        self.end
+        self.take_back(self.last_start);
     }
 
     fn take_back(&mut self, at: u64) {
@@ -201,12 +168,11 @@ impl Journal {
             .write_all_at(&[0u8; HEADER_LEN], at)
             .and_then(|()| self.file.sync_data());
         if let Err(e) = zeroed {
-            let why = format!(
+            tracing::error!(
                 "{}: a failed commit could not be taken back ({e}); commits are refused until the store is reopened",
                 self.path.display()
             );
-            tracing::error!("{why}");
-            self.broken = Some(why);
+            self.broken = true;
         }
     }
 
@@ -323,7 +289,7 @@ mod tests {
             let (mut journal, _) = Journal::open(dir.path()).expect("open");
             journal.append(1, b"kept").expect("append");
             journal.append(2, b"cut short by a crash").expect("append");
-            journal.end()
+            journal.len()
         };
         let path = dir.path().join(FILE_NAME);
         let file = OpenOptions::new().write(true).open(&path).expect("open");
@@ -371,9 +337,8 @@ mod tests {
         {
             let (mut journal, _) = Journal::open(dir.path()).expect("open");
             journal.append(1, b"kept").expect("append");
-            let start = journal.end();
             journal.append(2, b"revoked").expect("append");
-            journal.revoke_last(start);
+            journal.revoke_last();
             assert_eq!(journal.next_lsn(), 2);
         }
         let (_, records) = Journal::open(dir.path()).expect("reopen");

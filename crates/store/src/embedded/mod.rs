@@ -511,8 +511,11 @@ fn missing_commits(
     if let Some(first) = missing.first() {
         if first.lsn != durable + 1 {
             return Err(StoreError::Corrupt(format!(
-                "the journal continues at commit {} but the database ends at commit {durable}: \
-                 they do not belong together",
+                "the journal ({}) continues at commit {} but the database ends at commit \
+                 {durable}: they are not from the same data directory. Put back the pair \
+                 that belongs together, or move the journal away to start from the \
+                 database alone (losing the commits only the journal holds)",
+                journal::FILE_NAME,
                 first.lsn
             )));
         }
