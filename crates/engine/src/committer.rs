@@ -70,7 +70,7 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
         let (all_units, replies): (Vec<Vec<Unit>>, Vec<_>) =
             batch.into_iter().map(|r| (r.units, r.reply)).unzip();
         let started = std::time::Instant::now();
-        let result = store.commit(all_units.into_iter().flatten().collect());
+        let result = store.commit_deferred(all_units.into_iter().flatten().collect());
         tracing::trace!(
             units,
             elapsed_us = started.elapsed().as_micros() as u64,
@@ -91,5 +91,8 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
                 }
             }
         }
+        // After the answers, so that the callers of this commit do not wait for a
+        // checkpoint too. A failed one has logged why and is tried again next time.
+        let _ = store.maintain();
     }
 }

@@ -27,10 +27,15 @@ const NOT_FORWARDABLE: [&str; 6] = [
 
 /// Builds the shared HTTP client: connection pooling across deliveries, no redirects
 /// (a 3xx is an answer, and not a 2xx: spec §7), no proxies from the environment.
-pub fn http_client() -> reqwest::Client {
+///
+/// `max_in_flight` connections may be open to one host at once; the pool keeps as
+/// many idle, so that a burst of due messages (many delayed messages come due in the
+/// same second) reuses the connections of the last burst instead of opening new ones:
+/// with fewer, each burst paid a TCP connect per delivery beyond the pool's size.
+pub fn http_client(max_in_flight: usize) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(256)
+        .pool_max_idle_per_host(max_in_flight.max(1))
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
         .no_proxy()

@@ -82,12 +82,13 @@ impl Engine {
     /// inside a Tokio runtime.
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Engine {
         let (events, rx) = mpsc::unbounded_channel();
+        let client = crate::delivery::http_client(config.max_in_flight);
         let inner = Arc::new(Inner {
             committer: Committer::start(store.clone()),
             store,
             clock,
             config,
-            client: crate::delivery::http_client(),
+            client,
             events,
             keys: RwLock::new(HashMap::new()),
             dlq_seq: AtomicU64::new(0),

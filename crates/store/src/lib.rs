@@ -176,7 +176,28 @@ pub trait Store:
     /// returning. Each unit is all-or-nothing: its guard is checked first (against the
     /// state left by the units before it) and, if it holds, all its writes are applied.
     /// Returns one outcome per unit. An `Err` means nothing was applied.
-    fn commit(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>>;
+    ///
+    /// Housekeeping the backend owes after a commit (the embedded store's checkpoint)
+    /// is done before returning; [`Store::commit_deferred`] leaves it to the caller.
+    fn commit(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
+        let outcomes = self.commit_deferred(units)?;
+        // The commit is durable whatever the housekeeping does; a failed one has logged
+        // why and is tried again by the next call.
+        let _ = self.maintain();
+        Ok(outcomes)
+    }
+
+    /// Like [`Store::commit`], as durable, but without the housekeeping that may
+    /// follow a commit, so that a caller can answer whoever waits for the commit
+    /// first and then call [`Store::maintain`].
+    fn commit_deferred(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>>;
+
+    /// Does the housekeeping that has come due since the last call (the embedded
+    /// store: a checkpoint, once the journal is long or old enough). An `Err` loses
+    /// nothing committed; the next call tries again.
+    fn maintain(&self) -> StoreResult<()> {
+        Ok(())
+    }
 
     /// Removes what has expired by `now`: delivered messages past `expires_at`, DLQ
     /// entries past their retention, deduplication keys past their window, and log

@@ -141,7 +141,7 @@ fn assert_all_there(store: &EmbeddedStore, acked: &[String]) {
 
 #[test]
 fn a_crash_between_checkpoints_loses_nothing_acknowledged() {
-    // Default checkpoints: everything the child committed is only in the journal.
+    // No checkpoint within the run: everything the child committed is only in the journal.
     let dir = tempfile::tempdir().expect("tempdir");
     let acked = kill_child_after(dir.path(), "", 64 << 20, 400);
     let store = EmbeddedStore::open(dir.path()).expect("reopen");

@@ -5,8 +5,9 @@
 //! the batch holds. The embedded store therefore commits to redb *without* durability
 //! (the pages stay in redb's write buffer, visible to readers) and makes each commit
 //! durable by appending its units to this journal, one sequential write and one
-//! `fdatasync`. Every 10 s (or 64 MiB) a *checkpoint* makes redb's state durable in one
-//! go, after which the journal starts again from its beginning.
+//! `fdatasync`. Once the journal holds 1 MiB (or after 10 s) a *checkpoint* makes
+//! redb's state durable in one go, after which the journal starts again from its
+//! beginning.
 //!
 //! # Format
 //!

@@ -12,10 +12,13 @@
 //! ~1.5 ms per commit on the development machine, against ~0.1–0.3 ms for one journal
 //! append (see BENCHMARKS.md).
 //!
-//! A *checkpoint* — a durable redb commit — is made by the first commit after
-//! [`StoreOptions::checkpoint_interval`] (10 s) or once the journal holds
-//! [`StoreOptions::checkpoint_bytes`] (64 MiB); then the journal starts again from its
-//! beginning. `meta.journal_lsn` holds the LSN of the last commit applied, in the same
+//! A *checkpoint* — a durable redb commit — is made by [`Store::maintain`] (which
+//! [`Store::commit`] calls, and the engine's committer calls after answering a
+//! commit's callers) once the journal holds [`StoreOptions::checkpoint_bytes`] (1 MiB)
+//! or [`StoreOptions::checkpoint_interval`] (10 s) has passed; then the journal starts
+//! again from its beginning. The checkpoint writes every page redb buffered since the
+//! last one and holds its single writer meanwhile, so its pause grows with the
+//! journal: ~3 ms at 1 MiB, 50–110 ms after 10 s at 5,000 msg/s (BENCHMARKS.md). `meta.journal_lsn` holds the LSN of the last commit applied, in the same
 //! transaction, so on open the records above the LSN of redb's durable state are
 //! applied again, in order, in one durable transaction (applying is deterministic:
 //! guards and writes depend only on the stored state and the units). Prune commits
@@ -213,7 +216,8 @@ pub struct StoreOptions {
     /// made by the first commit after this much time since the last one...
     pub checkpoint_interval: Duration,
     /// ...or once the journal holds this many bytes. Together they bound the work of
-    /// replaying the journal after a crash.
+    /// replaying the journal after a crash; the size also bounds how long a checkpoint
+    /// holds up the commits behind it.
     pub checkpoint_bytes: u64,
 }
 
@@ -222,7 +226,7 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_bytes: 64 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(10),
-            checkpoint_bytes: 64 * 1024 * 1024,
+            checkpoint_bytes: 1024 * 1024,
         }
     }
 }
@@ -711,36 +715,48 @@ impl ScheduleStore for EmbeddedStore {
 }
 
 impl Store for EmbeddedStore {
-    fn commit(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
+    fn commit_deferred(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
         let mut units = Some(units);
         self.with_opened(false, |opened| {
             let mut journal = opened
                 .journal
                 .lock()
                 .map_err(|_| StoreError::Io("journal lock poisoned".into()))?;
-            let outcomes =
-                commit::commit(&opened.db, &mut journal, units.take().unwrap_or_default())?;
+            commit::commit(&opened.db, &mut journal, units.take().unwrap_or_default())
+        })
+    }
+
+    fn maintain(&self) -> StoreResult<()> {
+        self.with_opened(false, |opened| {
+            let mut journal = opened
+                .journal
+                .lock()
+                .map_err(|_| StoreError::Io("journal lock poisoned".into()))?;
             let due = journal.len() >= self.options.checkpoint_bytes
                 || journal.since_restart() >= self.options.checkpoint_interval;
-            if due && journal.len() > 0 {
-                let lsn = journal.next_lsn() - 1;
-                let started = Instant::now();
-                match commit::checkpoint(&opened.db, lsn) {
-                    Ok(()) => {
-                        tracing::debug!(
-                            lsn,
-                            journal_bytes = journal.len(),
-                            elapsed_us = started.elapsed().as_micros() as u64,
-                            "checkpoint"
-                        );
-                        journal.restart(lsn)
-                    }
-                    // Nothing is lost: the journal still holds every commit since the
-                    // last checkpoint, and the next operation reopens the database.
-                    Err(e) => tracing::warn!("checkpoint failed: {e}"),
+            if !due || journal.len() == 0 {
+                return Ok(());
+            }
+            let lsn = journal.next_lsn() - 1;
+            let started = Instant::now();
+            match commit::checkpoint(&opened.db, lsn) {
+                Ok(()) => {
+                    tracing::debug!(
+                        lsn,
+                        journal_bytes = journal.len(),
+                        elapsed_us = started.elapsed().as_micros() as u64,
+                        "checkpoint"
+                    );
+                    journal.restart(lsn);
+                    Ok(())
+                }
+                // Nothing is lost: the journal still holds every commit since the last
+                // checkpoint, and the next operation reopens the database.
+                Err(e) => {
+                    tracing::warn!("checkpoint failed: {e}");
+                    Err(e)
                 }
             }
-            Ok(outcomes)
         })
     }
 
