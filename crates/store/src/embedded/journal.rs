@@ -42,6 +42,11 @@ pub const FILE_NAME: &str = "depesha.journal";
 const HEADER_LEN: usize = 16;
 /// A larger length field is taken as garbage, not as a record to allocate for.
 const MAX_PAYLOAD: usize = 1 << 30;
+/// Space the file keeps allocated beyond the end of its last record, and the step by
+/// which it grows. When the disk fills up, the commit that cannot have its slack is
+/// still written if it fits in the slack left, so small commits — the deletes that
+/// free space, above all — still go through after large ones no longer do.
+const SLACK: u64 = 64 * 1024;
 
 /// One journaled commit: its LSN and its encoded units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +62,8 @@ pub(super) struct Journal {
     end: u64,
     /// Where the last record written starts (to take it back).
     last_start: u64,
+    /// How much of the file is allocated (its length; written, not sparse).
+    allocated: u64,
     /// The LSN of the last record written, or of the state the journal restarted from.
     last_lsn: u64,
     /// When the journal last restarted (the last checkpoint).
@@ -80,11 +87,16 @@ impl Journal {
             .open(&path)
             .map_err(|e| io_error(&path, "opening", &e))?;
         let records = read_records(&file).map_err(|e| io_error(&path, "reading", &e))?;
+        let allocated = file
+            .metadata()
+            .map_err(|e| io_error(&path, "reading", &e))?
+            .len();
         let journal = Journal {
             file,
             path,
             end: 0,
             last_start: 0,
+            allocated,
             last_lsn: 0,
             restarted_at: Instant::now(),
             broken: false,
@@ -135,6 +147,12 @@ impl Journal {
             .extend_from_slice(&checksum(lsn, payload).to_le_bytes());
         self.buffer.extend_from_slice(&lsn.to_le_bytes());
         self.buffer.extend_from_slice(payload);
+        let record_end = self.end + self.buffer.len() as u64;
+        if let Err(e) = self.keep_slack_after(record_end) {
+            if record_end > self.allocated {
+                return Err(io_error(&self.path, "growing", &e));
+            }
+        }
         let written = self
             .file
             .write_all_at(&self.buffer, self.end)
@@ -161,6 +179,20 @@ impl Journal {
         self.end = self.last_start;
         self.last_lsn = self.last_lsn.saturating_sub(1);
         self.take_back(self.last_start);
+    }
+
+    /// Allocates the file up to [`SLACK`] past `end` by writing zeros (a sparse
+    /// extension would reserve nothing), in steps of [`SLACK`]. The zeros are made
+    /// durable by the record's own `fdatasync`; a reader stops at them.
+    fn keep_slack_after(&mut self, end: u64) -> std::io::Result<()> {
+        if self.allocated >= end + SLACK {
+            return Ok(());
+        }
+        let wanted = (end + SLACK).div_ceil(SLACK) * SLACK;
+        let zeros = vec![0u8; (wanted - self.allocated) as usize];
+        self.file.write_all_at(&zeros, self.allocated)?;
+        self.allocated = wanted;
+        Ok(())
     }
 
     fn take_back(&mut self, at: u64) {
@@ -264,6 +296,26 @@ mod tests {
             .iter()
             .map(|r| (r.lsn, r.payload.as_slice()))
             .collect()
+    }
+
+    #[test]
+    fn the_file_stays_allocated_a_slack_beyond_the_last_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut journal, _) = Journal::open(dir.path()).expect("open");
+        let file_len = || {
+            std::fs::metadata(dir.path().join(FILE_NAME))
+                .expect("stat")
+                .len()
+        };
+        journal.append(1, b"small").expect("append");
+        assert!(file_len() >= journal.len() + SLACK);
+        let big = vec![7u8; 3 * SLACK as usize];
+        journal.append(2, &big).expect("append");
+        assert!(file_len() >= journal.len() + SLACK);
+        // The zeros ahead are not records.
+        drop(journal);
+        let (_, records) = Journal::open(dir.path()).expect("reopen");
+        assert_eq!(payloads(&records), vec![(1, &b"small"[..]), (2, &big[..])]);
     }
 
     #[test]
