@@ -1,8 +1,8 @@
 """Restart after `kill -9`: how long a start takes that has to apply the journal again.
 
 Starts `depesha dev`, publishes messages delayed by an hour from 16 connections for a
-few seconds (shorter than the checkpoint interval, so that everything acknowledged is
-only in the journal), kills it with SIGKILL, starts it again on the same data dir and
+few seconds (the store checkpoints every 1 MiB of journal meanwhile, so what is left
+to apply again is the last checkpoint's worth at most), kills it with SIGKILL, starts it again on the same data dir and
 times spawn -> first 200 to `GET /v2/keys`; then checks that every acknowledged message
 is there. Loopback only; bounded by the publishing time.
 

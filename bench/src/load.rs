@@ -132,6 +132,18 @@ impl Published {
             .collect()
     }
 
+    /// `(unit, latency)` of every request sent, in unit order (which is schedule
+    /// order for the open loop).
+    pub fn latencies_by_unit(&self) -> Vec<(usize, u64)> {
+        self.request_latency_ns
+            .iter()
+            .enumerate()
+            .map(|(unit, l)| (unit, l.load(Relaxed)))
+            .filter(|&(_, l)| l > 0)
+            .map(|(unit, l)| (unit, l - 1))
+            .collect()
+    }
+
     pub fn error_examples(&self) -> Vec<String> {
         self.error_examples.lock().expect("lock").clone()
     }

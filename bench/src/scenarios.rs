@@ -16,8 +16,8 @@ use crate::receiver::{Behaviour, Receiver, Tracker};
 use crate::report::{Report, Table};
 use crate::server::{Depesha, Sample, Sampler};
 use crate::stats::{
-    fmt_bytes, fmt_int, fmt_ns, fmt_rate, fmt_ratio, fmt_secs, now_ns, summarize, unix_secs_now,
-    wall_ns_of, Summary,
+    fmt_bytes, fmt_int, fmt_ns, fmt_rate, fmt_ratio, fmt_secs, ms, now_ns, stalls, summarize,
+    unix_secs_now, wall_ns_of, Summary,
 };
 
 /// Tunables from the command line, resolved for one scenario.
@@ -692,6 +692,7 @@ pub async fn fixed_rate(ctx: &Ctx) -> Result<Report, String> {
         fmt_int(o.drive.late_starts),
         String::new(),
     );
+    stall_rows(&mut r, &phase, rate);
     r.set("offered_rate", rate);
     r.set("late_starts", o.drive.late_starts);
     server_rows(&mut r, &server);
@@ -700,6 +701,71 @@ pub async fn fixed_rate(ctx: &Ctx) -> Result<Report, String> {
     stop_note(&mut r, "stop", stopped);
     ctx.cleanup(id);
     Ok(r)
+}
+
+/// Publishes slower than this count as slow in scenario 2's stall rows (the issue's
+/// p99 target).
+const SLOW_PUBLISH_NS: u64 = 5_000_000;
+/// Slow publishes scheduled closer together than this belong to one stall.
+const STALL_GAP_NS: u64 = 50_000_000;
+
+/// Scenario 2's slow publishes, and how many of them came in stalls of the server (many
+/// slow publishes in a row) rather than one by one: the worst stalls, with their time
+/// into the run, show whether a periodic pause sets the p99.
+fn stall_rows(r: &mut Report, phase: &Phase, rate: f64) {
+    let interval_ns = 1e9 / rate.max(1e-9);
+    let series: Vec<(u64, u64)> = phase
+        .job
+        .pubs
+        .latencies_by_unit()
+        .into_iter()
+        .map(|(unit, latency)| ((unit as f64 * interval_ns) as u64, latency))
+        .collect();
+    let found = stalls(&series, SLOW_PUBLISH_NS, STALL_GAP_NS);
+    let slow: usize = found.iter().map(|s| s.requests).sum();
+    let in_big: usize = found
+        .iter()
+        .filter(|s| s.requests >= 100)
+        .map(|s| s.requests)
+        .sum();
+    let share = |n: usize| format!("{:.2} %", 100.0 * n as f64 / series.len().max(1) as f64);
+    r.row(
+        "publishes slower than 5 ms / of them in stalls of ≥ 100",
+        format!("{} / {}", fmt_int(slow as u64), fmt_int(in_big as u64)),
+        format!("{} / {}", share(slow), share(in_big)),
+    );
+    let mut worst = found.clone();
+    worst.sort_by_key(|s| std::cmp::Reverse(s.requests));
+    worst.truncate(5);
+    worst.sort_by_key(|s| s.at_ns);
+    let text: Vec<String> = worst
+        .iter()
+        .filter(|s| s.requests >= 10)
+        .map(|s| {
+            format!(
+                "{:.1} s: {} publishes, up to {}",
+                s.at_ns as f64 / 1e9,
+                fmt_int(s.requests as u64),
+                fmt_ns(s.worst_ns)
+            )
+        })
+        .collect();
+    if !text.is_empty() {
+        r.row(
+            "the longest stalls (time into the load)",
+            text.join("; "),
+            String::new(),
+        );
+    }
+    r.set("slow_publishes", slow);
+    r.set("slow_publishes_in_stalls", in_big);
+    r.set(
+        "stalls",
+        json!(worst
+            .iter()
+            .map(|s| json!({"at_s": s.at_ns as f64 / 1e9, "publishes": s.requests, "worst_ms": ms(s.worst_ns)}))
+            .collect::<Vec<_>>()),
+    );
 }
 
 /// 3. Many delayed messages pending: memory, disk, restart, lateness.

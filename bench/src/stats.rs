@@ -152,6 +152,42 @@ pub fn fmt_ratio(r: f64) -> String {
     }
 }
 
+/// A run of slow requests close together in schedule time: a stall of the server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stall {
+    /// Scheduled time of its first slow request, from the start of the load.
+    pub at_ns: u64,
+    /// Slow requests in it.
+    pub requests: usize,
+    /// The longest latency in it.
+    pub worst_ns: u64,
+}
+
+/// Groups the requests slower than `slow_ns` into stalls: slow requests scheduled less
+/// than `gap_ns` apart belong to one. `latencies` holds `(scheduled, latency)` pairs in
+/// schedule order. Sporadic slow requests make many one-request stalls; a server that
+/// stops for a while makes one stall holding every request scheduled meanwhile — which
+/// is what tells a periodic pause (a checkpoint, say) from noise.
+pub fn stalls(latencies: &[(u64, u64)], slow_ns: u64, gap_ns: u64) -> Vec<Stall> {
+    let mut out: Vec<Stall> = Vec::new();
+    let mut last_slow_at = 0;
+    for &(at, latency) in latencies.iter().filter(|(_, l)| *l > slow_ns) {
+        match out.last_mut() {
+            Some(stall) if at.saturating_sub(last_slow_at) < gap_ns => {
+                stall.requests += 1;
+                stall.worst_ns = stall.worst_ns.max(latency);
+            }
+            _ => out.push(Stall {
+                at_ns: at,
+                requests: 1,
+                worst_ns: latency,
+            }),
+        }
+        last_slow_at = at;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +220,26 @@ mod tests {
         let b = now_ns();
         assert!(a >= 1 && b >= a);
         assert!(wall_ns_of(b) >= wall_ns_of(a));
+    }
+
+    #[test]
+    fn slow_requests_close_together_are_one_stall() {
+        let ms = 1_000_000;
+        let series: Vec<(u64, u64)> = vec![
+            (0, ms),           // fast
+            (10 * ms, 9 * ms), // alone: a stall of one
+            (500 * ms, 30 * ms),
+            (510 * ms, 25 * ms),
+            (540 * ms, 12 * ms), // 30 ms after the last slow one: same stall
+            (600 * ms, ms),
+            (900 * ms, 6 * ms), // 360 ms later: a new one
+        ];
+        let found = stalls(&series, 5 * ms, 50 * ms);
+        let summary: Vec<(u64, usize, u64)> = found
+            .iter()
+            .map(|s| (s.at_ns / ms, s.requests, s.worst_ns / ms))
+            .collect();
+        assert_eq!(summary, vec![(10, 1, 9), (500, 3, 30), (900, 1, 6)]);
+        assert!(stalls(&series, 100 * ms, 50 * ms).is_empty());
     }
 }

@@ -54,8 +54,9 @@ pub struct Settings {
     pub backoff_unit_ms: u64,
     /// Memory for the store's page cache, in MiB.
     pub store_cache_mb: usize,
-    /// Longest time between two checkpoints of the store: bounds how much of the
-    /// journal a restart after a crash applies again.
+    /// Longest time between two checkpoints of the store when writes are few (under
+    /// load one follows every 1 MiB of journal): bounds how old the journal's oldest
+    /// write can be, and so what a restart after a crash applies again.
     pub checkpoint_interval: String,
 }
 
