@@ -18,8 +18,11 @@
 //! or [`StoreOptions::checkpoint_interval`] (10 s) has passed; then the journal starts
 //! again from its beginning. The checkpoint writes every page redb buffered since the
 //! last one and holds its single writer meanwhile, so its pause grows with the
-//! journal: ~3 ms at 1 MiB, 50–110 ms after 10 s at 5,000 msg/s (BENCHMARKS.md). `meta.journal_lsn` holds the LSN of the last commit applied, in the same
-//! transaction, so on open the records above the LSN of redb's durable state are
+//! journal: ~3 ms at 1 MiB, 50–110 ms after 10 s at 5,000 msg/s (BENCHMARKS.md).
+//!
+//! `meta.journal_lsn` holds the LSN of the last commit applied, written in every
+//! transaction (so whichever durable commit comes next — a checkpoint, a prune, a
+//! fallback — records which commits it made durable), so on open the records above the LSN of redb's durable state are
 //! applied again, in order, in one durable transaction (applying is deterministic:
 //! guards and writes depend only on the stored state and the units). Prune commits
 //! durably by itself, which is a checkpoint too (its deletes are not journaled, and
@@ -213,7 +216,8 @@ pub struct StoreOptions {
     /// Pages written since the last checkpoint are held in the same budget.
     pub cache_bytes: usize,
     /// A checkpoint (a durable redb commit, after which the journal starts again) is
-    /// made by the first commit after this much time since the last one...
+    /// made after the first commit once this much time has passed since the last
+    /// one...
     pub checkpoint_interval: Duration,
     /// ...or once the journal holds this many bytes. Together they bound the work of
     /// replaying the journal after a crash; the size also bounds how long a checkpoint
@@ -244,6 +248,15 @@ pub struct EmbeddedStore {
 struct Opened {
     db: Database,
     journal: Mutex<Journal>,
+}
+
+impl Opened {
+    /// The journal, for a commit or a checkpoint (one at a time).
+    fn journal(&self) -> StoreResult<std::sync::MutexGuard<'_, Journal>> {
+        self.journal
+            .lock()
+            .map_err(|_| StoreError::Io("journal lock poisoned".into()))
+    }
 }
 
 /// The open database and how many times it has been (re)opened.
@@ -718,20 +731,14 @@ impl Store for EmbeddedStore {
     fn commit_deferred(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
         let mut units = Some(units);
         self.with_opened(false, |opened| {
-            let mut journal = opened
-                .journal
-                .lock()
-                .map_err(|_| StoreError::Io("journal lock poisoned".into()))?;
+            let mut journal = opened.journal()?;
             commit::commit(&opened.db, &mut journal, units.take().unwrap_or_default())
         })
     }
 
     fn maintain(&self) -> StoreResult<()> {
         self.with_opened(false, |opened| {
-            let mut journal = opened
-                .journal
-                .lock()
-                .map_err(|_| StoreError::Io("journal lock poisoned".into()))?;
+            let mut journal = opened.journal()?;
             let due = journal.len() >= self.options.checkpoint_bytes
                 || journal.since_restart() >= self.options.checkpoint_interval;
             if !due || journal.len() == 0 {
