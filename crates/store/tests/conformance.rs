@@ -15,8 +15,8 @@ use depesha_store::{
     Write,
 };
 use support::{
-    commit_all, delivered, dlq_entry, flow_key, group, log, message, position, put, queue, queued,
-    schedule, waiting, Backend, Embedded,
+    claimed_publish, commit_all, delivered, dlq_entry, flow_key, group, log, message, position,
+    put, queue, queued, schedule, waiting, Backend, Embedded,
 };
 
 const A: &str = "ann";
@@ -2092,18 +2092,7 @@ pub fn sigkill_child<B: Backend>() {
     let stdout = std::io::stdout();
     for batch in 0u64.. {
         let ids: Vec<String> = (0..8).map(|i| format!("msg_{batch}_{i}")).collect();
-        let units = ids
-            .iter()
-            .map(|id| {
-                Unit::guarded(
-                    claim(A, id, &[id.as_str()], u64::MAX),
-                    vec![
-                        Write::PutMessage(message(A, id, batch)),
-                        Write::AppendLog(log(A, id, LogState::Created, batch)),
-                    ],
-                )
-            })
-            .collect();
+        let units = ids.iter().map(|id| claimed_publish(A, id, batch)).collect();
         store.commit(units).expect("child commit");
         let mut out = stdout.lock();
         for id in &ids {

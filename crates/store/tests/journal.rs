@@ -12,10 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use depesha_core::filter::{Filter, Order};
-use depesha_core::log::LogState;
 use depesha_store::embedded::{EmbeddedStore, StoreOptions};
 use depesha_store::{Guard, LogStore, MessageStore, Store, Unit, Write};
-use support::{log, message};
+use support::{claimed_publish, message};
 
 const USER: &str = "ann";
 const CHILD_DIR: &str = "DEPESHA_JOURNAL_TEST_CHILD_DIR";
@@ -45,20 +44,7 @@ fn committing_child() {
         let ids: Vec<String> = (0..4).map(|i| format!("{prefix}m_{batch}_{i}")).collect();
         let units = ids
             .iter()
-            .map(|id| {
-                Unit::guarded(
-                    Guard::ClaimDedup {
-                        user: USER.into(),
-                        key: id.clone(),
-                        message_ids: vec![id.clone()],
-                        expires_at: u64::MAX,
-                    },
-                    vec![
-                        Write::PutMessage(message(USER, id, batch)),
-                        Write::AppendLog(log(USER, id, LogState::Created, batch)),
-                    ],
-                )
-            })
+            .map(|id| claimed_publish(USER, id, batch))
             .collect();
         store.commit(units).expect("child commit");
         let mut out = stdout.lock();
@@ -139,13 +125,25 @@ fn assert_all_there(store: &EmbeddedStore, acked: &[String]) {
     assert_eq!(seqs.len(), logs.items.len(), "a log seq appears twice");
 }
 
+/// Runs one child in `dir` with this checkpoint size until it acknowledged `at_least`
+/// messages, kills it, reopens the store and checks that every acknowledged message is
+/// there.
+fn crash_and_reopen(
+    dir: &std::path::Path,
+    checkpoint_bytes: u64,
+    at_least: usize,
+) -> (EmbeddedStore, Vec<String>) {
+    let acked = kill_child_after(dir, "", checkpoint_bytes, at_least);
+    let store = EmbeddedStore::open(dir).expect("reopen");
+    assert_all_there(&store, &acked);
+    (store, acked)
+}
+
 #[test]
 fn a_crash_between_checkpoints_loses_nothing_acknowledged() {
     // No checkpoint within the run: everything the child committed is only in the journal.
     let dir = tempfile::tempdir().expect("tempdir");
-    let acked = kill_child_after(dir.path(), "", 64 << 20, 400);
-    let store = EmbeddedStore::open(dir.path()).expect("reopen");
-    assert_all_there(&store, &acked);
+    crash_and_reopen(dir.path(), 64 << 20, 400);
 }
 
 #[test]
@@ -153,9 +151,7 @@ fn a_crash_after_many_checkpoints_loses_nothing_acknowledged() {
     // A checkpoint every few commits: the crash lands before, during or just after one,
     // and the journal has been restarted many times.
     let dir = tempfile::tempdir().expect("tempdir");
-    let acked = kill_child_after(dir.path(), "", 16 << 10, 1_200);
-    let store = EmbeddedStore::open(dir.path()).expect("reopen");
-    assert_all_there(&store, &acked);
+    let (store, acked) = crash_and_reopen(dir.path(), 16 << 10, 1_200);
     // A replayed dedup claim still holds: publishing an acknowledged id again is a
     // duplicate, not a second message.
     let again = &acked[acked.len() - 1];

@@ -16,7 +16,7 @@ use depesha_core::retry_delay::RetryDelay;
 use depesha_core::schedule::Schedule;
 use depesha_core::url_group::{Endpoint, UrlGroup};
 use depesha_store::embedded::EmbeddedStore;
-use depesha_store::{Store, Unit, UnitOutcome, Write};
+use depesha_store::{Guard, Store, Unit, UnitOutcome, Write};
 
 /// A backend under test: something that can open (and reopen) one store, also from
 /// another process.
@@ -268,6 +268,23 @@ pub fn dlq_entry(user: &str, failed_at: u64, seq: u64, expires_at: u64) -> DlqEn
 
 pub fn log(user: &str, message_id: &str, state: LogState, time: u64) -> LogEntry {
     LogEntry::for_message(&message(user, message_id, time), state, time)
+}
+
+/// A publish as the engine commits it: the message and its CREATED line, guarded by a
+/// deduplication claim on its own id (so that a replay applying it twice would show).
+pub fn claimed_publish(user: &str, id: &str, due: u64) -> Unit {
+    Unit::guarded(
+        Guard::ClaimDedup {
+            user: user.into(),
+            key: id.into(),
+            message_ids: vec![id.into()],
+            expires_at: u64::MAX,
+        },
+        vec![
+            Write::PutMessage(message(user, id, due)),
+            Write::AppendLog(log(user, id, LogState::Created, due)),
+        ],
+    )
 }
 
 pub fn put(m: Message) -> Unit {
