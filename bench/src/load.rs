@@ -124,11 +124,9 @@ impl Published {
     }
 
     pub fn latencies(&self) -> Vec<u64> {
-        self.request_latency_ns
-            .iter()
-            .map(|l| l.load(Relaxed))
-            .filter(|&l| l > 0)
-            .map(|l| l - 1)
+        self.latencies_by_unit()
+            .into_iter()
+            .map(|(_, latency)| latency)
             .collect()
     }
 

@@ -54,9 +54,9 @@ pub struct Settings {
     pub backoff_unit_ms: u64,
     /// Memory for the store's page cache, in MiB.
     pub store_cache_mb: usize,
-    /// Longest time between two checkpoints of the store when writes are few (under
-    /// load one follows every 1 MiB of journal): bounds how old the journal's oldest
-    /// write can be, and so what a restart after a crash applies again.
+    /// For a server with few writes: the first write after this long since the
+    /// store's last checkpoint makes a new one (under load one follows every 1 MiB of
+    /// journal anyway).
     pub checkpoint_interval: String,
 }
 

@@ -30,7 +30,8 @@ pub struct ServerConfig {
     pub engine: EngineConfig,
     /// Memory for the embedded store's page cache.
     pub store_cache_bytes: usize,
-    /// Longest time between two checkpoints of the embedded store.
+    /// After this long since the embedded store's last checkpoint, the next write makes
+    /// one (see `StoreOptions::checkpoint_interval`).
     pub store_checkpoint_interval: std::time::Duration,
 }
 
