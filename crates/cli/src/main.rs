@@ -6,6 +6,7 @@
 //! - `depesha serve` — production: config from a TOML file and `DEPESHA_*` variables.
 
 mod dev_users;
+mod open_files;
 mod settings;
 
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let limit = open_files::raise_to_hard_limit();
+    tracing::debug!(limit, "open-file limit");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -177,3 +177,44 @@ fn a_sigterm_stop_closes_the_store_so_the_next_start_needs_no_repair() {
         "the restart had to repair the store:\n{second_log}"
     );
 }
+
+/// Every delivery in flight holds a socket: a server started under a low soft limit
+/// on open files raises it to the hard limit, which is the administrator's.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_raises_its_open_file_limit_to_the_hard_limit() {
+    let limits = |pid: u32| -> (String, String) {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .expect("an open-files line")
+            .to_string();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields[3].to_string(), fields[4].to_string())
+    };
+    let (_, hard) = limits(std::process::id());
+    assert_ne!(hard, "256", "the test needs a hard limit above 256");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -Sn 256 && exec "$0" serve"#)
+        .arg(BIN)
+        .env("DEPESHA_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DEPESHA_DATA_DIR", dir.path().join("data"))
+        .env("DEPESHA_TOKEN", "t")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("depesha starts");
+    let server = Server(child);
+    wait_for_keys(port, "t");
+    let (soft, hard_now) = limits(server.0.id());
+    assert_eq!(
+        soft, hard_now,
+        "soft limit raised from 256 to the hard limit"
+    );
+    assert_eq!(hard_now, hard);
+}
