@@ -46,7 +46,7 @@ pub struct Settings {
     pub delivered_retention: String,
     /// How long a deduplication id suppresses repeats.
     pub dedup_window: String,
-    /// Deliveries in flight at once.
+    /// Requests to destinations in flight at once.
     pub max_in_flight: usize,
     /// Default backoff: wait e^(base·n) units before retry n.
     pub backoff_base: f64,

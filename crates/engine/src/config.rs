@@ -7,8 +7,9 @@ use depesha_core::backoff::Backoff;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Deliveries in flight at once, over all users. Beyond it, due messages wait in
-    /// the store, not in memory.
+    /// Requests in flight at once, over all users. As many more deliveries may be
+    /// started and held in memory, prepared ahead of their due time or waiting for a
+    /// free slot; beyond that, due messages wait in the store.
     pub max_in_flight: usize,
     /// The default retry backoff (spec §7), with its unit scalable for tests.
     pub backoff: Backoff,

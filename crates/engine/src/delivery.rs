@@ -46,18 +46,27 @@ pub fn http_client(max_in_flight: usize) -> reqwest::Client {
         })
 }
 
-/// Sends one attempt of `message`, signed with `signing_key`.
-pub async fn attempt(
+/// A request ready to send, or the result of an attempt that cannot be sent (an
+/// invalid method or URL): that still counts as an attempt, and fails like one.
+pub type Prepared = Result<reqwest::Request, AttemptResult>;
+
+/// Builds the signed request of an attempt of `message`, without sending it. The
+/// timeout only starts when it is sent.
+pub fn prepare(
     client: &reqwest::Client,
     message: &Message,
     signing_key: &str,
     now_secs: u64,
     timeout: Duration,
-    max_response_body: usize,
-) -> AttemptResult {
+) -> Prepared {
     let method = match reqwest::Method::from_bytes(message.method.as_bytes()) {
         Ok(m) => m,
-        Err(_) => return AttemptResult::NoResponse(format!("invalid method {}", message.method)),
+        Err(_) => {
+            return Err(AttemptResult::NoResponse(format!(
+                "invalid method {}",
+                message.method
+            )))
+        }
     };
     // Forwarded headers first; then Depesha's own, which *replace* any forwarded
     // header of the same name, so a publisher cannot forge `Upstash-Message-Id`,
@@ -99,13 +108,28 @@ pub async fn attempt(
             headers.insert(name, value);
         }
     }
-    let request = client
+    client
         .request(method, &message.url)
         .timeout(timeout)
         .headers(headers)
-        .body(message.body.clone());
+        .body(message.body.clone())
+        .build()
+        .map_err(|e| AttemptResult::NoResponse(describe(&e, timeout)))
+}
 
-    let mut response = match request.send().await {
+/// Sends a prepared request and reads what came back, keeping at most
+/// `max_response_body` bytes of the body.
+pub async fn send(
+    client: &reqwest::Client,
+    request: Prepared,
+    timeout: Duration,
+    max_response_body: usize,
+) -> AttemptResult {
+    let request = match request {
+        Ok(request) => request,
+        Err(unsendable) => return unsendable,
+    };
+    let mut response = match client.execute(request).await {
         Ok(r) => r,
         Err(e) => return AttemptResult::NoResponse(describe(&e, timeout)),
     };

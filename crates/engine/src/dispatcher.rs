@@ -12,10 +12,16 @@
 //! `tracked` set keeps a message from being in memory twice when an announcement and
 //! an index scan both see it.
 //!
+//! A delivery starts up to [`PREPARE_AHEAD_MS`] before its due time, so that its
+//! request is ready when the time comes (see `crate::prepared`). Twice
+//! `max_in_flight` deliveries may be started; `max_in_flight` of them may have a
+//! request on the wire.
+//!
 //! Holding back a due message for a reason other than time — a queue's parallelism, a
 //! flow-control key, a pause — is a decision taken between popping a message and
-//! starting its delivery (see `docs/ARCHITECTURE.md`); the in-flight limit is the first
-//! such reason, and bounds memory and sockets whatever the backlog.
+//! starting its delivery (see `docs/ARCHITECTURE.md`); the limit on started
+//! deliveries is the first such reason, and bounds memory and sockets whatever the
+//! backlog.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
@@ -26,6 +32,7 @@ use depesha_store::DueKey;
 use tokio::sync::mpsc;
 
 use crate::engine::Inner;
+use crate::worker::PREPARE_AHEAD_MS;
 
 /// Keys loaded per index scan.
 const SCAN_LIMIT: usize = 8192;
@@ -124,9 +131,9 @@ impl Dispatcher {
                         .saturating_sub(lookahead / 2)
                         .max(now + 1)
                 };
-            if self.in_flight < self.inner.config.max_in_flight {
+            if self.in_flight < self.started_limit() {
                 if let Some(Reverse(next)) = self.heap.peek() {
-                    wake = wake.min(next.due);
+                    wake = wake.min(next.due.saturating_sub(PREPARE_AHEAD_MS));
                 }
             }
             if wake <= now {
@@ -194,11 +201,20 @@ impl Dispatcher {
         }
     }
 
-    /// Starts every due delivery the in-flight limit allows.
+    /// Deliveries started at once: twice `max_in_flight`, so that a whole burst can be
+    /// prepared ahead of its time while the previous one is still on the wire. The
+    /// requests on the wire stay bounded by `max_in_flight` (the workers' permits).
+    fn started_limit(&self) -> usize {
+        self.inner.config.max_in_flight.max(1).saturating_mul(2)
+    }
+
+    /// Starts every delivery due within [`PREPARE_AHEAD_MS`] that the limit on started
+    /// deliveries allows; those not due yet are prepared and wait for their time in
+    /// the worker.
     fn start_due(&mut self, now: UnixMillis) {
-        while self.in_flight < self.inner.config.max_in_flight && !self.inner.is_draining() {
+        while self.in_flight < self.started_limit() && !self.inner.is_draining() {
             match self.heap.peek() {
-                Some(Reverse(key)) if key.due <= now => {}
+                Some(Reverse(key)) if key.due <= now + PREPARE_AHEAD_MS => {}
                 _ => return,
             }
             let Some(Reverse(key)) = self.heap.pop() else {

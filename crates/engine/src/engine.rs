@@ -8,8 +8,8 @@ use std::sync::{Arc, RwLock};
 use depesha_core::flow_key::FlowKey;
 use depesha_core::keys::SigningKeys;
 use depesha_core::queue::QueuePosition;
-use depesha_store::{Store, Unit, UnitOutcome, Write};
-use tokio::sync::{mpsc, Notify};
+use depesha_store::{Store, Taken, Unit, UnitOutcome, Write};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::clock::Clock;
 use crate::committer::Committer;
@@ -17,6 +17,7 @@ use crate::config::EngineConfig;
 use crate::dispatcher::{Dispatcher, Event};
 use crate::error::EngineError;
 use crate::flow::{FlowCounters, FlowGate};
+use crate::prepared::PreparedDeliveries;
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
@@ -33,6 +34,10 @@ pub(crate) struct Inner {
     pub(crate) flow: FlowGate,
     queue_seq: AtomicU64,
     draining: AtomicBool,
+    /// Deliveries prepared ahead of their due time, which a cancel must reach.
+    pub(crate) prepared: PreparedDeliveries,
+    /// One permit per request on the wire: `max_in_flight` of them.
+    pub(crate) sending: Semaphore,
 }
 
 /// Counts attempts in flight; a [`AttemptGuard`] is held for the life of each.
@@ -83,6 +88,7 @@ impl Engine {
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Engine {
         let (events, rx) = mpsc::unbounded_channel();
         let client = crate::delivery::http_client(config.max_in_flight);
+        let sending = Semaphore::new(config.max_in_flight.max(1));
         let inner = Arc::new(Inner {
             committer: Committer::start(store.clone()),
             store,
@@ -96,6 +102,8 @@ impl Engine {
             flow: FlowGate::default(),
             queue_seq: AtomicU64::new(0),
             draining: AtomicBool::new(false),
+            prepared: PreparedDeliveries::default(),
+            sending,
         });
         tokio::spawn(Dispatcher::new(inner.clone(), rx).run());
         tokio::spawn(crate::pruner::run(Arc::downgrade(&inner)));
@@ -173,9 +181,14 @@ impl Engine {
         }
     }
 
-    /// Deliveries in flight right now (all users).
+    /// Deliveries in flight right now (all users): requests sent and not yet
+    /// answered. Those waiting for their due time or for a free slot are not counted.
     pub fn in_flight(&self) -> usize {
-        self.inner.attempts.current()
+        self.inner
+            .config
+            .max_in_flight
+            .max(1)
+            .saturating_sub(self.inner.sending.available_permits())
     }
 
     /// A flow-control key's stored limits changed (a message brought new values, or
@@ -219,6 +232,10 @@ impl Inner {
         let outcomes = self.committer.commit(units).await?;
         for outcome in &outcomes {
             if let UnitOutcome::Applied(applied) = outcome {
+                // Before the caller hears of the cancel (see `crate::prepared`).
+                if let Taken::Message(message) = &applied.taken {
+                    self.prepared.withdraw(&message.user, &message.id);
+                }
                 for key in &applied.became_due {
                     self.announce(Event::Pending(key.clone()));
                 }

@@ -19,6 +19,7 @@ mod engine;
 mod error;
 mod flow;
 pub mod outcome;
+mod prepared;
 mod pruner;
 pub mod publisher;
 mod scheduler;

@@ -1,6 +1,7 @@
 //! The life of one delivery: load the message, pass the gates that may hold it back
 //! (a paused queue, a flow-control key at its limit), send the attempt, commit its
-//! outcome.
+//! outcome. A plain message started a little before its due time is prepared and
+//! then waits for it (see [`crate::prepared`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +15,13 @@ use crate::delivery;
 use crate::engine::Inner;
 use crate::flow::Admission;
 use crate::outcome::{outcome, Retention};
+use crate::prepared::Ticket;
 
 /// How long to wait before trying again when the store could not be read or written.
 const STORE_RETRY_MS: u64 = 1000;
+/// How long before its due time the dispatcher may start a delivery, so that it is
+/// prepared when the time comes (see [`crate::prepared`]).
+pub(crate) const PREPARE_AHEAD_MS: u64 = 100;
 
 /// Delivers the message at `key` once. Returns the key it should be offered again at,
 /// if any (a scheduled retry, or a store error to recover from).
@@ -28,16 +33,40 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> 
             id: key.id.clone(),
         })
     };
-    let message = match inner.store.message(&key.user, &key.id) {
-        Ok(Some(m)) if m.state == MessageState::Pending => m,
-        Ok(_) => return None, // cancelled, or already handled
-        Err(e) => {
-            tracing::error!(message = %key.id, "could not load a due message (will retry): {e}");
-            return later(inner.clock.now() + STORE_RETRY_MS);
-        }
+    let early = key.due > inner.clock.now();
+    // Registered before the read, so that a cancel cannot slip between the two.
+    let ticket = early.then(|| inner.prepared.register(&key.user, &key.id));
+    let mut message = match load(inner, key) {
+        Ok(Some(m)) => m,
+        Ok(None) => return None, // cancelled, or already handled
+        Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
     };
-    if message.due > inner.clock.now() {
+    let now = inner.clock.now();
+    if message.due > now + PREPARE_AHEAD_MS {
         return later(message.due);
+    }
+    if message.due > now {
+        match ticket {
+            Some(ticket) if is_plain(&message) => {
+                return attempt_when_due(inner, message, ticket, later).await;
+            }
+            ticket => {
+                // The gates below decide at the due time, on what the store says then.
+                inner.clock.sleep_until(message.due).await;
+                drop(ticket);
+                if inner.is_draining() {
+                    return later(message.due);
+                }
+                message = match load(inner, key) {
+                    Ok(Some(m)) if m.due <= inner.clock.now() => m,
+                    Ok(Some(m)) => return later(m.due),
+                    Ok(None) => return None,
+                    Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
+                };
+            }
+        }
+    } else {
+        drop(ticket);
     }
     match queue_paused(inner, &message) {
         Ok(false) => {}
@@ -72,33 +101,103 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> 
     next
 }
 
+/// The pending message at `key`; `None` when it is not pending any more.
+fn load(inner: &Inner, key: &DueKey) -> Result<Option<Message>, ()> {
+    match inner.store.message(&key.user, &key.id) {
+        Ok(Some(m)) if m.state == MessageState::Pending => Ok(Some(m)),
+        Ok(_) => Ok(None),
+        Err(e) => {
+            tracing::error!(message = %key.id, "could not load a due message (will retry): {e}");
+            Err(())
+        }
+    }
+}
+
+/// Whether nothing but time decides when `message` is sent: no queue that may be
+/// paused, no flow-control key that may hold it back.
+fn is_plain(message: &Message) -> bool {
+    message.queue_name.is_none() && message.flow_control.is_none()
+}
+
+/// Prepares the attempt of a message that is not due yet, waits for its due time,
+/// and sends it unless it was cancelled meanwhile.
+async fn attempt_when_due(
+    inner: &Arc<Inner>,
+    message: Message,
+    ticket: Ticket,
+    later: impl Fn(u64) -> Option<DueKey>,
+) -> Option<DueKey> {
+    let Some(request) = prepare(inner, &message).await else {
+        return later(message.due.max(inner.clock.now() + STORE_RETRY_MS));
+    };
+    inner.clock.sleep_until(message.due).await;
+    if ticket.withdrawn() {
+        return None; // cancelled: the store no longer holds it
+    }
+    if inner.is_draining() {
+        return later(message.due); // still pending in the store, for the next start
+    }
+    drop(ticket); // from here on it is a delivery in flight like any other
+    send(inner, message, request, later).await
+}
+
 /// Sends one attempt and commits its outcome.
 async fn attempt(
     inner: &Arc<Inner>,
     message: Message,
     later: impl Fn(u64) -> Option<DueKey>,
 ) -> Option<DueKey> {
+    match prepare(inner, &message).await {
+        Some(request) => send(inner, message, request, later).await,
+        None => later(inner.clock.now() + STORE_RETRY_MS),
+    }
+}
+
+/// The signed request of an attempt of `message`; `None` when the signing keys could
+/// not be read.
+async fn prepare(inner: &Inner, message: &Message) -> Option<delivery::Prepared> {
     let keys = match inner.signing_keys(&message.user).await {
         Ok(keys) => keys,
         Err(e) => {
             tracing::error!(user = %message.user, "could not load signing keys (will retry): {e}");
-            return later(inner.clock.now() + STORE_RETRY_MS);
+            return None;
         }
     };
-    let timeout = message
+    Some(delivery::prepare(
+        &inner.client,
+        message,
+        &keys.current,
+        inner.clock.now() / 1000,
+        timeout_of(inner, message),
+    ))
+}
+
+fn timeout_of(inner: &Inner, message: &Message) -> Duration {
+    message
         .timeout_ms
         .map(Duration::from_millis)
-        .unwrap_or(inner.config.default_timeout);
+        .unwrap_or(inner.config.default_timeout)
+}
+
+/// Sends a prepared attempt and commits its outcome.
+async fn send(
+    inner: &Arc<Inner>,
+    message: Message,
+    request: delivery::Prepared,
+    later: impl Fn(u64) -> Option<DueKey>,
+) -> Option<DueKey> {
+    // At most `max_in_flight` requests on the wire; the permit is held until the
+    // answer is read, not through the outcome's commit.
+    let permit = inner.sending.acquire().await.ok();
     let started = inner.clock.now();
-    let result = delivery::attempt(
+    let result = delivery::send(
         &inner.client,
-        &message,
-        &keys.current,
-        started / 1000,
-        timeout,
+        request,
+        timeout_of(inner, &message),
         inner.config.max_response_body,
     )
     .await;
+    drop(permit);
     let now = inner.clock.now();
     let retention = Retention {
         delivered_ms: millis(inner.config.delivered_retention),

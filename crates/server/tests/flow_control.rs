@@ -602,6 +602,30 @@ async fn global_parallelism_shows_the_limit_and_the_deliveries_in_flight() {
     .await;
 }
 
+/// Twice `max_in_flight` deliveries may be started (prepared ahead of their time or
+/// waiting for a slot), but only `max_in_flight` requests are ever on the wire.
+#[tokio::test]
+async fn no_more_than_max_in_flight_requests_reach_destinations_at_once() {
+    let server = TestServer::builder()
+        .config(|c| c.engine.max_in_flight = 3)
+        .start()
+        .await;
+    let receiver = Receiver::start().await;
+    receiver.always("/slow", Answer::ok().after(Duration::from_millis(600)));
+    let user = server.user(1);
+
+    for n in 0..10 {
+        user.publish_ok(&receiver.url("/slow"), &[], &n.to_string())
+            .await;
+    }
+    receiver.wait_for("/slow", 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.requests_to("/slow").len(), 3, "three on the wire");
+    let busy = user.get("/v2/globalParallelism").await.ok();
+    assert_eq!(busy["parallelismCount"], 3, "{busy}");
+    receiver.wait_for("/slow", 10).await;
+}
+
 #[tokio::test]
 async fn invalid_flow_control_headers_are_400_on_every_route() {
     let server = TestServer::start().await;

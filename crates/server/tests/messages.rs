@@ -78,6 +78,19 @@ async fn an_unknown_message_is_404() {
 
 #[tokio::test]
 async fn a_cancelled_message_is_gone_never_delivered_and_logged_as_canceled() {
+    cancel_one_of_two_delayed_messages(Duration::ZERO).await;
+}
+
+/// A delivery starts a little before its due time and waits, prepared, for it: both
+/// messages are waiting so when one of them is cancelled.
+#[tokio::test]
+async fn a_message_cancelled_while_its_delivery_waits_for_its_time_is_never_sent() {
+    cancel_one_of_two_delayed_messages(Duration::from_millis(9_950)).await;
+}
+
+/// Publishes two messages delayed by 10 s, lets `before` pass, cancels one, and
+/// checks that only the other is delivered once they are due.
+async fn cancel_one_of_two_delayed_messages(before: Duration) {
     let clock = Arc::new(ManualClock::new(now_ms()));
     let server = TestServer::builder()
         .manual_clock(clock.clone())
@@ -91,12 +104,15 @@ async fn a_cancelled_message_is_gone_never_delivered_and_logged_as_canceled() {
         .publish_ok(&receiver.url("/control"), &delay, "y")
         .await;
 
+    clock.advance(before);
+    settle().await;
+    assert!(receiver.requests().is_empty(), "nothing before its time");
     let reply = user.delete(&format!("/v2/messages/{doomed}")).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json(), json!({ "cancelled": 1 }));
     user.message(&doomed).await.error(404);
 
-    clock.advance(Duration::from_secs(11));
+    clock.advance(Duration::from_millis(10_001) - before);
     let got = receiver.wait_for("/control", 1).await.remove(0);
     assert_eq!(got.header("upstash-message-id"), Some(control.as_str()));
     settle().await;
