@@ -205,7 +205,7 @@ impl Dispatcher {
     /// prepared ahead of its time while the previous one is still on the wire. The
     /// requests on the wire stay bounded by `max_in_flight` (the workers' permits).
     fn started_limit(&self) -> usize {
-        self.inner.config.max_in_flight.max(1).saturating_mul(2)
+        self.inner.config.max_in_flight.saturating_mul(2)
     }
 
     /// Starts every delivery due within [`PREPARE_AHEAD_MS`] that the limit on started

@@ -85,10 +85,12 @@ impl Engine {
     /// Starts the engine over `store`: the committer thread, the dispatcher (which
     /// resumes every pending message found in the store) and the pruner. Must be called
     /// inside a Tokio runtime.
-    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Engine {
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut config: EngineConfig) -> Engine {
+        // At least one, so that deliveries can start at all.
+        config.max_in_flight = config.max_in_flight.max(1);
         let (events, rx) = mpsc::unbounded_channel();
         let client = crate::delivery::http_client(config.max_in_flight);
-        let sending = Semaphore::new(config.max_in_flight.max(1));
+        let sending = Semaphore::new(config.max_in_flight);
         let inner = Arc::new(Inner {
             committer: Committer::start(store.clone()),
             store,
@@ -187,7 +189,6 @@ impl Engine {
         self.inner
             .config
             .max_in_flight
-            .max(1)
             .saturating_sub(self.inner.sending.available_permits())
     }
 

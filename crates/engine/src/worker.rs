@@ -33,40 +33,18 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> 
             id: key.id.clone(),
         })
     };
-    let early = key.due > inner.clock.now();
-    // Registered before the read, so that a cancel cannot slip between the two.
-    let ticket = early.then(|| inner.prepared.register(&key.user, &key.id));
-    let mut message = match load(inner, key) {
+    if key.due > inner.clock.now() {
+        if let Early::Finished(next) = before_due(inner, key, later).await {
+            return next;
+        }
+    }
+    let message = match load(inner, key) {
         Ok(Some(m)) => m,
         Ok(None) => return None, // cancelled, or already handled
         Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
     };
-    let now = inner.clock.now();
-    if message.due > now + PREPARE_AHEAD_MS {
+    if message.due > inner.clock.now() {
         return later(message.due);
-    }
-    if message.due > now {
-        match ticket {
-            Some(ticket) if is_plain(&message) => {
-                return attempt_when_due(inner, message, ticket, later).await;
-            }
-            ticket => {
-                // The gates below decide at the due time, on what the store says then.
-                inner.clock.sleep_until(message.due).await;
-                drop(ticket);
-                if inner.is_draining() {
-                    return later(message.due);
-                }
-                message = match load(inner, key) {
-                    Ok(Some(m)) if m.due <= inner.clock.now() => m,
-                    Ok(Some(m)) => return later(m.due),
-                    Ok(None) => return None,
-                    Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
-                };
-            }
-        }
-    } else {
-        drop(ticket);
     }
     match queue_paused(inner, &message) {
         Ok(false) => {}
@@ -117,6 +95,43 @@ fn load(inner: &Inner, key: &DueKey) -> Result<Option<Message>, ()> {
 /// paused, no flow-control key that may hold it back.
 fn is_plain(message: &Message) -> bool {
     message.queue_name.is_none() && message.flow_control.is_none()
+}
+
+/// What became of a delivery started before its due time.
+enum Early {
+    /// It is over; the key to offer again, if any.
+    Finished(Option<DueKey>),
+    /// The due time has come: deliver it like any due message.
+    Due,
+}
+
+/// A delivery started before its due time. A plain message is prepared, waits, and
+/// is sent; any other waits, and is then read and delivered like a due one, because
+/// a queue's pause or a key's limits are decided on what the store says then.
+async fn before_due(
+    inner: &Arc<Inner>,
+    key: &DueKey,
+    later: impl Fn(u64) -> Option<DueKey>,
+) -> Early {
+    // Registered before the read, so that a cancel cannot slip between the two.
+    let ticket = inner.prepared.register(&key.user, &key.id);
+    let message = match load(inner, key) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Early::Finished(None),
+        Err(()) => return Early::Finished(later(inner.clock.now() + STORE_RETRY_MS)),
+    };
+    let now = inner.clock.now();
+    if message.due > now + PREPARE_AHEAD_MS {
+        return Early::Finished(later(message.due));
+    }
+    if message.due > now && is_plain(&message) {
+        return Early::Finished(attempt_when_due(inner, message, ticket, later).await);
+    }
+    inner.clock.sleep_until(message.due).await;
+    if inner.is_draining() {
+        return Early::Finished(later(message.due)); // still pending, for the next start
+    }
+    Early::Due
 }
 
 /// Prepares the attempt of a message that is not due yet, waits for its due time,
