@@ -13,7 +13,9 @@ pub fn raise_to_hard_limit() -> u64 {
     if limit.current != limit.maximum {
         limit.current = limit.maximum;
         if let Err(e) = setrlimit(Resource::Nofile, limit) {
-            tracing::warn!("could not raise the open-file limit to the hard limit: {e}");
+            tracing::warn!(
+                "could not raise the open-file limit to the hard limit ({e}); a burst of deliveries may fail to connect: raise it with `ulimit -n` before starting depesha, or `LimitNOFILE=` in its systemd unit"
+            );
         }
     }
     // `None` means unlimited.
