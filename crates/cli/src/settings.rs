@@ -48,6 +48,12 @@ pub struct Settings {
     pub dedup_window: String,
     /// Requests to destinations in flight at once.
     pub max_in_flight: usize,
+    /// Requests in flight at once to one destination (scheme, host and port).
+    pub max_in_flight_per_destination: usize,
+    /// Requests in flight at once for one user.
+    pub max_in_flight_per_user: usize,
+    /// How long opening a connection to a destination may take.
+    pub connect_timeout: String,
     /// Default backoff: wait e^(base·n) units before retry n.
     pub backoff_base: f64,
     /// The unit of that formula in milliseconds (1000 = seconds, as QStash).
@@ -84,6 +90,9 @@ impl Default for Settings {
             delivered_retention: "1h".into(),
             dedup_window: "10m".into(),
             max_in_flight: 1024,
+            max_in_flight_per_destination: 256,
+            max_in_flight_per_user: 512,
+            connect_timeout: "10s".into(),
             backoff_base: 2.5,
             backoff_unit_ms: 1000,
             store_cache_mb: 64,
@@ -102,7 +111,7 @@ pub enum SettingsError {
 }
 
 /// The settings that `DEPESHA_<NAME>` variables may set (`users` needs the file).
-const ENV_SETTINGS: [&str; 17] = [
+const ENV_SETTINGS: [&str; 20] = [
     "listen",
     "data_dir",
     "token",
@@ -116,6 +125,9 @@ const ENV_SETTINGS: [&str; 17] = [
     "delivered_retention",
     "dedup_window",
     "max_in_flight",
+    "max_in_flight_per_destination",
+    "max_in_flight_per_user",
+    "connect_timeout",
     "backoff_base",
     "backoff_unit_ms",
     "store_cache_mb",
@@ -200,8 +212,17 @@ impl Settings {
                 "checkpoint_interval must be longer than 0s".into(),
             ));
         }
+        let connect_timeout = duration("connect_timeout", &self.connect_timeout)?;
+        if connect_timeout.is_zero() {
+            return Err(SettingsError::Invalid(
+                "connect_timeout must be longer than 0s".into(),
+            ));
+        }
         config.engine = EngineConfig {
             max_in_flight: self.max_in_flight.max(1),
+            max_in_flight_per_destination: self.max_in_flight_per_destination.max(1),
+            max_in_flight_per_user: self.max_in_flight_per_user.max(1),
+            connect_timeout,
             backoff: Backoff {
                 base: self.backoff_base,
                 unit: Duration::from_millis(self.backoff_unit_ms),

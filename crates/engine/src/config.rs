@@ -11,6 +11,14 @@ pub struct EngineConfig {
     /// started and held in memory, prepared ahead of their due time or waiting for a
     /// free slot; beyond that, due messages wait in the store.
     pub max_in_flight: usize,
+    /// Requests in flight at once to one destination (scheme, host and port), over
+    /// all users: a destination that hangs holds no more slots than this.
+    pub max_in_flight_per_destination: usize,
+    /// Requests in flight at once for one user, over all destinations.
+    pub max_in_flight_per_user: usize,
+    /// How long opening a connection to a destination may take; the attempt's own
+    /// timeout (`Upstash-Timeout`) covers the whole request.
+    pub connect_timeout: Duration,
     /// The default retry backoff (spec §7), with its unit scalable for tests.
     pub backoff: Backoff,
     /// Timeout of an attempt whose message sets no `Upstash-Timeout`.
@@ -33,6 +41,9 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             max_in_flight: 1024,
+            max_in_flight_per_destination: 256,
+            max_in_flight_per_user: 512,
+            connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             default_timeout: Duration::from_secs(2 * 3600),
             delivered_retention: Duration::from_secs(3600),

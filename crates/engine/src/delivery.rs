@@ -32,9 +32,14 @@ const NOT_FORWARDABLE: [&str; 6] = [
 /// many idle, so that a burst of due messages (many delayed messages come due in the
 /// same second) reuses the connections of the last burst instead of opening new ones:
 /// with fewer, each burst paid a TCP connect per delivery beyond the pool's size.
-pub fn http_client(max_in_flight: usize) -> reqwest::Client {
+///
+/// A connection must open within `connect_timeout`: a destination that does not
+/// answer a SYN fails its attempt early instead of holding a slot for the whole
+/// attempt timeout.
+pub fn http_client(max_in_flight: usize, connect_timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
         .pool_max_idle_per_host(max_in_flight.max(1))
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
@@ -166,15 +171,17 @@ pub async fn send(
 
 /// A readable reason for an attempt without an HTTP answer.
 fn describe(error: &reqwest::Error, timeout: Duration) -> String {
-    if error.is_timeout() {
-        format!(
-            "the destination did not answer within {}s (timeout)",
-            timeout.as_secs_f64()
-        )
-    } else if error.is_connect() {
+    // A connection that did not open in time is a connect error *and* a timeout:
+    // say the first, since the attempt's own timeout was not what ran out.
+    if error.is_connect() {
         format!(
             "could not connect to the destination: {}",
             root_cause(error)
+        )
+    } else if error.is_timeout() {
+        format!(
+            "the destination did not answer within {}s (timeout)",
+            timeout.as_secs_f64()
         )
     } else {
         format!("request to the destination failed: {}", root_cause(error))

@@ -24,7 +24,7 @@
 //! backlog.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use depesha_core::UnixMillis;
@@ -32,18 +32,30 @@ use depesha_store::DueKey;
 use tokio::sync::mpsc;
 
 use crate::engine::Inner;
-use crate::worker::PREPARE_AHEAD_MS;
+use crate::fairness::{Freed, Lane};
+use crate::worker::{Ended, PREPARE_AHEAD_MS};
 
 /// Keys loaded per index scan.
 const SCAN_LIMIT: usize = 8192;
 /// The heap never holds more than this; a larger backlog waits on disk.
 const MAX_IN_MEMORY: usize = 200_000;
+/// Keys parked on a lane (see [`crate::fairness`]) per slot of that lane; beyond
+/// that, held-back messages are deferred in the store, so that a backlog behind one
+/// hanging destination costs no memory and does not stop the loading of others.
+const PARKED_PER_SLOT: usize = 4;
+/// How long a deferred message waits, at first and at most: it doubles with each
+/// deferral of its lane while the lane frees no slot.
+const DEFER_MS: (u64, u64) = (1_000, 60_000);
 
 pub(crate) enum Event {
     /// A message became pending at this key (new, or rescheduled for a retry).
     Pending(DueKey),
     /// A delivery finished; `next` is the message's new key if it was rescheduled.
     Finished { key: DueKey, next: Option<DueKey> },
+    /// A delivery could not start: `lane` had no free slot. The key is still tracked.
+    Blocked { key: DueKey, lane: Lane },
+    /// Requests of these lanes ended: a parked key of each may go.
+    Freed(Freed),
 }
 
 /// How far the due-time index has been loaded.
@@ -97,6 +109,16 @@ pub(crate) struct Dispatcher {
     tracked: HashSet<(String, String)>,
     watermark: Watermark,
     in_flight: usize,
+    /// Keys held back by a lane with no free slot, in the order they were refused.
+    parked: HashMap<Lane, Parked>,
+}
+
+/// The keys parked on one lane.
+#[derive(Default)]
+struct Parked {
+    keys: VecDeque<DueKey>,
+    /// Deferrals since the lane last freed a slot: sets how long the next one waits.
+    deferrals: u32,
 }
 
 impl Dispatcher {
@@ -108,6 +130,7 @@ impl Dispatcher {
             tracked: HashSet::new(),
             watermark: Watermark::Start,
             in_flight: 0,
+            parked: HashMap::new(),
         }
     }
 
@@ -170,6 +193,63 @@ impl Dispatcher {
                     self.offer(next);
                 }
             }
+            Event::Blocked { key, lane } => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.park(key, lane);
+            }
+            Event::Freed(Freed(lanes)) => {
+                for lane in lanes {
+                    self.unpark(&lane);
+                }
+            }
+        }
+    }
+
+    /// Holds back a key whose lane has no free slot, without a started slot: in
+    /// memory up to [`PARKED_PER_SLOT`] per slot of the lane, else deferred in the
+    /// store.
+    fn park(&mut self, key: DueKey, lane: Lane) {
+        // A slot given back between the refusal and now woke nobody: go again.
+        if self.inner.shares.has_room(&lane) {
+            self.heap.push(Reverse(key));
+            return;
+        }
+        let room = self
+            .inner
+            .shares
+            .limit(&lane)
+            .saturating_mul(PARKED_PER_SLOT);
+        let parked = self.parked.entry(lane).or_default();
+        if parked.keys.len() < room {
+            parked.keys.push_back(key);
+            return;
+        }
+        let wait = DEFER_MS
+            .0
+            .saturating_mul(1 << parked.deferrals.min(6))
+            .min(DEFER_MS.1);
+        parked.deferrals = parked.deferrals.saturating_add(1);
+        let until = self.inner.clock.now() + wait;
+        self.in_flight += 1;
+        let inner = self.inner.clone();
+        let attempt = inner.attempts.start();
+        tokio::spawn(async move {
+            let next = crate::worker::defer(&inner, &key, until).await;
+            inner.announce(Event::Finished { key, next });
+            drop(attempt);
+        });
+    }
+
+    /// A slot of `lane` was given back: its first parked key goes back to the heap.
+    fn unpark(&mut self, lane: &Lane) {
+        if let Some(parked) = self.parked.get_mut(lane) {
+            parked.deferrals = 0;
+            if let Some(key) = parked.keys.pop_front() {
+                self.heap.push(Reverse(key));
+            }
+            if parked.keys.is_empty() {
+                self.parked.remove(lane);
+            }
         }
     }
 
@@ -224,8 +304,11 @@ impl Dispatcher {
             let inner = self.inner.clone();
             let attempt = inner.attempts.start();
             tokio::spawn(async move {
-                let next = crate::worker::deliver(&inner, &key).await;
-                inner.announce(Event::Finished { key, next });
+                let event = match crate::worker::deliver(&inner, &key).await {
+                    Ended::Next(next) => Event::Finished { key, next },
+                    Ended::Blocked(lane) => Event::Blocked { key, lane },
+                };
+                inner.announce(event);
                 drop(attempt);
             });
         }

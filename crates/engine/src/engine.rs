@@ -16,6 +16,7 @@ use crate::committer::Committer;
 use crate::config::EngineConfig;
 use crate::dispatcher::{Dispatcher, Event};
 use crate::error::EngineError;
+use crate::fairness::Shares;
 use crate::flow::{FlowCounters, FlowGate};
 use crate::prepared::PreparedDeliveries;
 
@@ -38,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) prepared: PreparedDeliveries,
     /// One permit per request on the wire: `max_in_flight` of them.
     pub(crate) sending: Semaphore,
+    /// Each user's and each destination's share of those.
+    pub(crate) shares: Arc<Shares>,
 }
 
 /// Counts attempts in flight; a [`AttemptGuard`] is held for the life of each.
@@ -89,8 +92,13 @@ impl Engine {
         // At least one, so that deliveries can start at all.
         config.max_in_flight = config.max_in_flight.max(1);
         let (events, rx) = mpsc::unbounded_channel();
-        let client = crate::delivery::http_client(config.max_in_flight);
+        let client = crate::delivery::http_client(config.max_in_flight, config.connect_timeout);
         let sending = Semaphore::new(config.max_in_flight);
+        let shares = Shares::new(
+            config.max_in_flight_per_destination,
+            config.max_in_flight_per_user,
+            events.clone(),
+        );
         let inner = Arc::new(Inner {
             committer: Committer::start(store.clone()),
             store,
@@ -106,6 +114,7 @@ impl Engine {
             draining: AtomicBool::new(false),
             prepared: PreparedDeliveries::default(),
             sending,
+            shares,
         });
         tokio::spawn(Dispatcher::new(inner.clone(), rx).run());
         tokio::spawn(crate::pruner::run(Arc::downgrade(&inner)));

@@ -3,6 +3,7 @@
 //! Moves stored messages to their destinations. The parts, one file each:
 //! - [`committer`]: group commit — every durable write goes through it;
 //! - `dispatcher`: the due-time window in memory and the in-flight limit;
+//! - `fairness`: each destination's and each user's share of the requests in flight;
 //! - `worker`: one delivery from load to committed outcome;
 //! - [`delivery`]: the signed HTTP request;
 //! - [`outcome`]: what an attempt's result means for the store (retry, DLQ, callbacks);
@@ -17,6 +18,7 @@ pub mod delivery;
 mod dispatcher;
 mod engine;
 mod error;
+mod fairness;
 mod flow;
 pub mod outcome;
 mod prepared;

@@ -13,6 +13,7 @@ use depesha_store::{DueKey, Guard, Unit, UnitOutcome, Write};
 
 use crate::delivery;
 use crate::engine::Inner;
+use crate::fairness::{destination_of, Lane, SharePermit};
 use crate::flow::Admission;
 use crate::outcome::{outcome, Retention};
 use crate::prepared::Ticket;
@@ -23,24 +24,34 @@ const STORE_RETRY_MS: u64 = 1000;
 /// prepared when the time comes (see [`crate::prepared`]).
 pub(crate) const PREPARE_AHEAD_MS: u64 = 100;
 
-/// Delivers the message at `key` once. Returns the key it should be offered again at,
-/// if any (a scheduled retry, or a store error to recover from).
-pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> {
+/// How a delivery ended.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// It is over; the key the message should be offered again at, if any (a
+    /// scheduled retry, or a store error to recover from).
+    Next(Option<DueKey>),
+    /// It may not be sent now: this lane (its destination or its user) has no free
+    /// slot. Nothing was written; the message is still pending at its key.
+    Blocked(Lane),
+}
+
+/// Delivers the message at `key` once.
+pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
     let later = |due| {
-        Some(DueKey {
+        Ended::Next(Some(DueKey {
             due,
             user: key.user.clone(),
             id: key.id.clone(),
-        })
+        }))
     };
     if key.due > inner.clock.now() {
-        if let Early::Finished(next) = before_due(inner, key, later).await {
-            return next;
+        if let Early::Finished(ended) = before_due(inner, key, later).await {
+            return ended;
         }
     }
     let message = match load(inner, key) {
         Ok(Some(m)) => m,
-        Ok(None) => return None, // cancelled, or already handled
+        Ok(None) => return Ended::Next(None), // cancelled, or already handled
         Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
     };
     if message.due > inner.clock.now() {
@@ -48,9 +59,15 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> 
     }
     match queue_paused(inner, &message) {
         Ok(false) => {}
-        Ok(true) => return hold(inner, message, MessageState::Queued).await,
+        Ok(true) => return Ended::Next(hold(inner, message, MessageState::Queued).await),
         Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
     }
+    // Before the flow-control gate, so that a message its destination holds back
+    // does not use up one of its key's starts.
+    let share = match take_share(inner, &message) {
+        Ok(share) => share,
+        Err(lane) => return Ended::Blocked(lane),
+    };
     let flow_key = message.flow_control.as_ref().map(|f| f.key.clone());
     if let Some(flow_key) = &flow_key {
         let now = inner.clock.now();
@@ -58,6 +75,7 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> 
             stored_limits(inner, &message.user, flow_key, now)
         });
         if let Admission::Wait { until } = admission {
+            drop(share);
             let user = message.user.clone();
             let next = hold(inner, message, MessageState::Waiting).await;
             if next.is_none() {
@@ -68,15 +86,71 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Option<DueKey> 
                 // left to notice: look once more now that the message is listed.
                 release_waiting(inner, &user, flow_key).await;
             }
-            return next;
+            return Ended::Next(next);
         }
     }
-    let next = attempt(inner, message, later).await;
+    let ended = attempt(inner, message, share, later).await;
     if let Some(flow_key) = flow_key {
         inner.flow.finish(&key.user, &flow_key);
         release_waiting(inner, &key.user, &flow_key).await;
     }
-    next
+    ended
+}
+
+/// A slot of the message's user and destination (see [`crate::fairness`]), or the
+/// lane that has none. A URL that does not parse needs no slot: its attempt fails
+/// without a connection.
+fn take_share(inner: &Arc<Inner>, message: &Message) -> Result<Option<SharePermit>, Lane> {
+    match reqwest::Url::parse(&message.url) {
+        Ok(url) => inner
+            .shares
+            .try_take(&message.user, destination_of(&url))
+            .map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Moves a message that its lane holds back, and that the dispatcher has no room to
+/// keep in memory, to a later due time in the store (its attempt count unchanged).
+/// Returns its new key.
+pub(crate) async fn defer(inner: &Arc<Inner>, key: &DueKey, until: u64) -> Option<DueKey> {
+    let mut message = match load(inner, key) {
+        Ok(Some(m)) => m,
+        Ok(None) => return None,
+        Err(()) => {
+            return Some(DueKey {
+                due: inner.clock.now() + STORE_RETRY_MS,
+                ..key.clone()
+            })
+        }
+    };
+    let guard = Guard::MessageAt {
+        user: message.user.clone(),
+        id: message.id.clone(),
+        retried: message.retried,
+    };
+    message.due = until.max(message.due);
+    let next = DueKey {
+        due: message.due,
+        user: message.user.clone(),
+        id: message.id.clone(),
+    };
+    match inner
+        .commit(vec![Unit::guarded(guard, vec![Write::PutMessage(message)])])
+        .await
+    {
+        Ok(outcomes) => match outcomes.first() {
+            Some(UnitOutcome::Applied(_)) => Some(next),
+            _ => None, // cancelled or attempted meanwhile: whoever changed it owns it
+        },
+        Err(e) => {
+            tracing::error!(message = %key.id, "could not defer a held-back message (will retry): {e}");
+            Some(DueKey {
+                due: inner.clock.now() + STORE_RETRY_MS,
+                ..key.clone()
+            })
+        }
+    }
 }
 
 /// The pending message at `key`; `None` when it is not pending any more.
@@ -99,8 +173,8 @@ fn is_plain(message: &Message) -> bool {
 
 /// What became of a delivery started before its due time.
 enum Early {
-    /// It is over; the key to offer again, if any.
-    Finished(Option<DueKey>),
+    /// It is over.
+    Finished(Ended),
     /// The due time has come: deliver it like any due message.
     Due,
 }
@@ -108,16 +182,12 @@ enum Early {
 /// A delivery started before its due time. A plain message is prepared, waits, and
 /// is sent; any other waits, and is then read and delivered like a due one, because
 /// a queue's pause or a key's limits are decided on what the store says then.
-async fn before_due(
-    inner: &Arc<Inner>,
-    key: &DueKey,
-    later: impl Fn(u64) -> Option<DueKey>,
-) -> Early {
+async fn before_due(inner: &Arc<Inner>, key: &DueKey, later: impl Fn(u64) -> Ended) -> Early {
     // Registered before the read, so that a cancel cannot slip between the two.
     let ticket = inner.prepared.register(&key.user, &key.id);
     let message = match load(inner, key) {
         Ok(Some(m)) => m,
-        Ok(None) => return Early::Finished(None),
+        Ok(None) => return Early::Finished(Ended::Next(None)),
         Err(()) => return Early::Finished(later(inner.clock.now() + STORE_RETRY_MS)),
     };
     let now = inner.clock.now();
@@ -140,30 +210,35 @@ async fn attempt_when_due(
     inner: &Arc<Inner>,
     message: Message,
     ticket: Ticket,
-    later: impl Fn(u64) -> Option<DueKey>,
-) -> Option<DueKey> {
+    later: impl Fn(u64) -> Ended,
+) -> Ended {
     let Some(request) = prepare(inner, &message).await else {
         return later(message.due.max(inner.clock.now() + STORE_RETRY_MS));
     };
     inner.clock.sleep_until(message.due).await;
     if ticket.withdrawn() {
-        return None; // cancelled: the store no longer holds it
+        return Ended::Next(None); // cancelled: the store no longer holds it
     }
     if inner.is_draining() {
         return later(message.due); // still pending in the store, for the next start
     }
     drop(ticket); // from here on it is a delivery in flight like any other
-    send(inner, message, request, later).await
+    let share = match take_share(inner, &message) {
+        Ok(share) => share,
+        Err(lane) => return Ended::Blocked(lane),
+    };
+    send(inner, message, request, share, later).await
 }
 
 /// Sends one attempt and commits its outcome.
 async fn attempt(
     inner: &Arc<Inner>,
     message: Message,
-    later: impl Fn(u64) -> Option<DueKey>,
-) -> Option<DueKey> {
+    share: Option<SharePermit>,
+    later: impl Fn(u64) -> Ended,
+) -> Ended {
     match prepare(inner, &message).await {
-        Some(request) => send(inner, message, request, later).await,
+        Some(request) => send(inner, message, request, share, later).await,
         None => later(inner.clock.now() + STORE_RETRY_MS),
     }
 }
@@ -199,10 +274,12 @@ async fn send(
     inner: &Arc<Inner>,
     message: Message,
     request: delivery::Prepared,
-    later: impl Fn(u64) -> Option<DueKey>,
-) -> Option<DueKey> {
-    // At most `max_in_flight` requests on the wire; the permit is held until the
-    // answer is read, not through the outcome's commit.
+    share: Option<SharePermit>,
+    later: impl Fn(u64) -> Ended,
+) -> Ended {
+    // At most `max_in_flight` requests on the wire; the permit (and the slots of the
+    // message's user and destination) are held until the answer is read, not through
+    // the outcome's commit.
     let permit = inner.sending.acquire().await.ok();
     let started = inner.clock.now();
     let result = delivery::send(
@@ -213,6 +290,7 @@ async fn send(
     )
     .await;
     drop(permit);
+    drop(share);
     let now = inner.clock.now();
     let retention = Retention {
         delivered_ms: millis(inner.config.delivered_retention),
@@ -230,7 +308,7 @@ async fn send(
     match inner.commit(vec![out.unit]).await {
         Ok(outcomes) => match (outcomes.first(), out.step) {
             (Some(UnitOutcome::Applied(_)), NextStep::RetryAt(at)) => later(at),
-            _ => None,
+            _ => Ended::Next(None),
         },
         Err(e) => {
             // Nothing was written: the message is still pending at its old due time, so
