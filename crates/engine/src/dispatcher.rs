@@ -39,10 +39,15 @@ use crate::worker::{Ended, PREPARE_AHEAD_MS};
 const SCAN_LIMIT: usize = 8192;
 /// The heap never holds more than this; a larger backlog waits on disk.
 const MAX_IN_MEMORY: usize = 200_000;
-/// Keys parked on a lane (see [`crate::fairness`]) per slot of that lane; beyond
-/// that, held-back messages are deferred in the store, so that a backlog behind one
-/// hanging destination costs no memory and does not stop the loading of others.
+/// Keys parked on a lane (see [`crate::fairness`]) per slot of that lane, when the
+/// lane is *stuck* (it gave back no slot for [`STUCK_MS`]): beyond that, held-back
+/// messages are deferred in the store, so that a backlog behind a hanging destination
+/// costs bounded memory and does not stop the loading of others. A lane that gives
+/// slots back is only busy: its keys are parked in memory (all lanes together at most
+/// [`MAX_IN_MEMORY`]) and go as its slots free, without a write.
 const PARKED_PER_SLOT: usize = 4;
+/// How long a lane may give back no slot before it counts as stuck.
+const STUCK_MS: u64 = 1_000;
 /// How long a deferred message waits, at first and at most: it doubles with each
 /// deferral of its lane while the lane frees no slot.
 const DEFER_MS: (u64, u64) = (1_000, 60_000);
@@ -111,6 +116,8 @@ pub(crate) struct Dispatcher {
     in_flight: usize,
     /// Keys held back by a lane with no free slot, in the order they were refused.
     parked: HashMap<Lane, Parked>,
+    /// Keys in `parked`, over all lanes.
+    parked_total: usize,
 }
 
 /// The keys parked on one lane.
@@ -119,6 +126,8 @@ struct Parked {
     keys: VecDeque<DueKey>,
     /// Deferrals since the lane last freed a slot: sets how long the next one waits.
     deferrals: u32,
+    /// When the lane last gave back a slot (or was first refused).
+    progress_at: UnixMillis,
 }
 
 impl Dispatcher {
@@ -131,6 +140,7 @@ impl Dispatcher {
             watermark: Watermark::Start,
             in_flight: 0,
             parked: HashMap::new(),
+            parked_total: 0,
         }
     }
 
@@ -206,22 +216,29 @@ impl Dispatcher {
     }
 
     /// Holds back a key whose lane has no free slot, without a started slot: in
-    /// memory up to [`PARKED_PER_SLOT`] per slot of the lane, else deferred in the
-    /// store.
+    /// memory while the lane is busy, up to [`PARKED_PER_SLOT`] per slot while it is
+    /// stuck; else deferred in the store.
     fn park(&mut self, key: DueKey, lane: Lane) {
         // A slot given back between the refusal and now woke nobody: go again.
         if self.inner.shares.has_room(&lane) {
             self.heap.push(Reverse(key));
             return;
         }
+        let now = self.inner.clock.now();
         let room = self
             .inner
             .shares
             .limit(&lane)
             .saturating_mul(PARKED_PER_SLOT);
-        let parked = self.parked.entry(lane).or_default();
-        if parked.keys.len() < room {
+        let parked = self.parked.entry(lane).or_insert_with(|| Parked {
+            keys: VecDeque::new(),
+            deferrals: 0,
+            progress_at: now,
+        });
+        let busy = now.saturating_sub(parked.progress_at) < STUCK_MS;
+        if (parked.keys.len() < room || busy) && self.parked_total < MAX_IN_MEMORY {
             parked.keys.push_back(key);
+            self.parked_total += 1;
             return;
         }
         let wait = DEFER_MS
@@ -229,12 +246,11 @@ impl Dispatcher {
             .saturating_mul(1 << parked.deferrals.min(6))
             .min(DEFER_MS.1);
         parked.deferrals = parked.deferrals.saturating_add(1);
-        let until = self.inner.clock.now() + wait;
         self.in_flight += 1;
         let inner = self.inner.clone();
         let attempt = inner.attempts.start();
         tokio::spawn(async move {
-            let next = crate::worker::defer(&inner, &key, until).await;
+            let next = crate::worker::defer(&inner, &key, now + wait).await;
             inner.announce(Event::Finished { key, next });
             drop(attempt);
         });
@@ -244,7 +260,9 @@ impl Dispatcher {
     fn unpark(&mut self, lane: &Lane) {
         if let Some(parked) = self.parked.get_mut(lane) {
             parked.deferrals = 0;
+            parked.progress_at = self.inner.clock.now();
             if let Some(key) = parked.keys.pop_front() {
+                self.parked_total -= 1;
                 self.heap.push(Reverse(key));
             }
             if parked.keys.is_empty() {
