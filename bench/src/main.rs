@@ -13,6 +13,7 @@
 //! target/release/depesha-bench sustained      # or 1..8, smoke
 //! ```
 
+mod attack;
 mod load;
 mod receiver;
 mod report;
@@ -57,6 +58,10 @@ enum Scenario {
     /// 8: restart after delivered messages: ready time, nothing sent again.
     #[value(alias = "8")]
     Restart,
+    /// 9: healthy traffic at a fixed rate while under attack (a hanging destination,
+    /// many idle connections, half-open connections): delivery lag per phase.
+    #[value(alias = "9")]
+    Attack,
     /// Scenarios 1 to 8 in order.
     All,
     /// 1, 4, 5 and 8 at a tiny scale (seconds): asserts nothing is lost, no timing.
@@ -116,6 +121,15 @@ struct Cli {
     /// was lost).
     #[arg(long, default_value_t = 30)]
     stall_secs: u64,
+    /// Scenario 9: messages published to the destination that never answers.
+    #[arg(long, default_value_t = 20_000)]
+    hanging_messages: usize,
+    /// Scenario 9: idle keep-alive connections.
+    #[arg(long, default_value_t = 2_000)]
+    attack_connections: usize,
+    /// Scenario 9: half-open connections.
+    #[arg(long, default_value_t = 5_000)]
+    half_open: usize,
     /// Where the scenarios' data dirs go [default: the system temp dir].
     #[arg(long)]
     data_root: Option<PathBuf>,
@@ -256,6 +270,14 @@ async fn run(cli: Cli) -> ExitCode {
             Scenario::Slow => scenarios::slow(&ctx).await,
             Scenario::Aging => scenarios::aging(&ctx).await,
             Scenario::Restart => scenarios::restart(&ctx).await,
+            Scenario::Attack => {
+                let sizes = attack::Attack {
+                    hanging_messages: cli.hanging_messages,
+                    connections: cli.attack_connections,
+                    half_open: cli.half_open,
+                };
+                attack::attack(&ctx, sizes).await
+            }
             Scenario::All | Scenario::Smoke => unreachable!(),
         };
         match result {

@@ -53,7 +53,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// A fresh data dir and log file for `name`, and a server on it.
-    async fn start_server(&self, name: &str) -> Result<(Depesha, Duration), String> {
+    pub(crate) async fn start_server(&self, name: &str) -> Result<(Depesha, Duration), String> {
         let dir = self.workdir.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -76,7 +76,7 @@ impl Ctx {
     }
 
     /// Removes a scenario's data dir unless `--keep`.
-    fn cleanup(&self, name: &str) {
+    pub(crate) fn cleanup(&self, name: &str) {
         if !self.opts.keep {
             let _ = std::fs::remove_dir_all(self.workdir.join(name));
         }
@@ -195,29 +195,34 @@ async fn ceiling_open(ctx: &Ctx, id: &str, rate: f64) -> Result<Option<Summary>,
     Ok(s)
 }
 
-enum DriveSpec {
+pub(crate) enum DriveSpec {
     Closed { connections: usize },
     Open { rate: f64, cap: usize },
 }
 
-struct Phase {
+pub(crate) struct Phase {
     job: Arc<Job>,
     tracker: Arc<Tracker>,
     drive: Drive,
 }
 
 /// What a phase publishes, and how.
-struct Load<'a> {
-    kind: Kind,
-    n: usize,
-    headers: &'a [(&'a str, &'a str)],
-    not_before: Option<NotBefore>,
-    behaviour: Behaviour,
-    drive: DriveSpec,
+pub(crate) struct Load<'a> {
+    pub kind: Kind,
+    pub n: usize,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub not_before: Option<NotBefore>,
+    pub behaviour: Behaviour,
+    pub drive: DriveSpec,
 }
 
 /// Registers a receiver run and publishes `load.n` messages to it.
-async fn publish(ctx: &Ctx, server: &Depesha, id: &str, load: Load<'_>) -> Result<Phase, String> {
+pub(crate) async fn publish(
+    ctx: &Ctx,
+    server: &Depesha,
+    id: &str,
+    load: Load<'_>,
+) -> Result<Phase, String> {
     let Load {
         kind,
         n,
@@ -277,7 +282,7 @@ fn all_delivered(phase: &Phase) -> bool {
 
 /// Waits until every accepted message is delivered, deliveries stall for
 /// `opts.stall`, or `deadline` passes; fails if the server dies.
-async fn await_delivery(
+pub(crate) async fn await_delivery(
     ctx: &Ctx,
     server: &mut Depesha,
     id: &str,
@@ -330,11 +335,11 @@ async fn await_delivery(
 }
 
 /// What a phase achieved.
-struct Outcome {
-    accepted: u64,
+pub(crate) struct Outcome {
+    pub accepted: u64,
     /// Accepted messages answered 2xx at least once.
     delivered: u64,
-    lost: u64,
+    pub lost: u64,
     lost_examples: Vec<String>,
     /// Deliveries of messages whose publish got no 2xx (not an error: it may have been
     /// stored before the answer was lost).
@@ -353,7 +358,7 @@ struct Outcome {
     /// Latest first-2xx among accepted messages.
     last_ok_ns: u64,
     latency: Option<Summary>,
-    lag: Option<Summary>,
+    pub lag: Option<Summary>,
 }
 
 impl Outcome {
@@ -370,7 +375,7 @@ impl Outcome {
     }
 }
 
-fn evaluate(phase: &Phase) -> Outcome {
+pub(crate) fn evaluate(phase: &Phase) -> Outcome {
     let (pubs, t) = (&phase.job.pubs, &phase.tracker);
     let mut o = Outcome {
         accepted: 0,
