@@ -46,7 +46,10 @@ async fn a_half_sent_request_head_is_closed_after_the_header_timeout_while_other
     .await;
     let receiver = Receiver::start().await;
     let mut half = RawClient::connect(server.addr).await;
-    assert!(half.send(b"POST /v2/publish/http://x HTTP/1.1\r\nHost: dep").await);
+    assert!(
+        half.send(b"POST /v2/publish/http://x HTTP/1.1\r\nHost: dep")
+            .await
+    );
 
     server
         .user(1)
@@ -79,7 +82,10 @@ async fn a_request_head_trickled_a_byte_at_a_time_is_cut_off_at_the_header_timeo
     let mut trickle = RawClient::connect(server.addr).await;
     // Each byte comes well within the header timeout of the last; the whole head
     // would take 40 s. Only a deadline on the whole head stops it.
-    let head = format!("GET /v2/keys HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "p".repeat(760));
+    let head = format!(
+        "GET /v2/keys HTTP/1.1\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(760)
+    );
     let mut cut_off = false;
     for byte in head.as_bytes() {
         if !trickle.send(&[*byte]).await {
@@ -126,7 +132,10 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     })
     .await;
     let mut client = RawClient::connect(server.addr).await;
-    let request = format!("GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n", bearer(1));
+    let request = format!(
+        "GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n",
+        bearer(1)
+    );
     assert!(client.send(request.as_bytes()).await);
     assert_eq!(client.response().await.status, 200);
     assert!(client.closed_by_server().await);
@@ -140,7 +149,10 @@ async fn an_idle_connection_may_wait_longer_than_the_header_timeout() {
     })
     .await;
     let mut client = RawClient::connect(server.addr).await;
-    let request = format!("GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n", bearer(1));
+    let request = format!(
+        "GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n",
+        bearer(1)
+    );
     assert!(client.send(request.as_bytes()).await);
     assert_eq!(client.response().await.status, 200);
 
@@ -171,7 +183,10 @@ async fn half_open_connections_at_the_limit_are_shed_and_a_publish_still_succeed
         .publish_ok(&receiver.url("/after-the-flood"), &[], "hello")
         .await;
     for client in &mut half_open {
-        assert!(client.closed_by_server().await, "a half-open connection is shed");
+        assert!(
+            client.closed_by_server().await,
+            "a half-open connection is shed"
+        );
     }
 }
 
@@ -183,10 +198,17 @@ async fn a_connection_beyond_the_limit_waits_and_is_served_when_a_slot_frees() {
     })
     .await;
     let mut first = RawClient::connect(server.addr).await;
-    assert!(first.send(b"GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n").await);
+    assert!(
+        first
+            .send(b"GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n")
+            .await
+    );
 
     let mut second = RawClient::connect(server.addr).await;
-    let request = format!("GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n", bearer(1));
+    let request = format!(
+        "GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n",
+        bearer(1)
+    );
     assert!(second.send(request.as_bytes()).await);
     assert!(
         second.response_within(SHORT).await.is_none(),
@@ -271,9 +293,17 @@ async fn headers_over_the_limit_are_431_with_a_json_error() {
 async fn unknown_routes_and_methods_are_404_and_405_with_json_errors() {
     let server = TestServer::start().await;
     let mut client = RawClient::connect(server.addr).await;
-    assert!(client.send(b"GET /nowhere HTTP/1.1\r\nHost: depesha\r\n\r\n").await);
+    assert!(
+        client
+            .send(b"GET /nowhere HTTP/1.1\r\nHost: depesha\r\n\r\n")
+            .await
+    );
     client.response().await.json_error(404);
-    assert!(client.send(b"PUT /v2/keys HTTP/1.1\r\nHost: depesha\r\n\r\n").await);
+    assert!(
+        client
+            .send(b"PUT /v2/keys HTTP/1.1\r\nHost: depesha\r\n\r\n")
+            .await
+    );
     client.response().await.json_error(405);
 }
 
@@ -304,9 +334,13 @@ async fn shutdown_stops_accepting_and_lets_the_request_under_way_finish() {
     let dir = tempfile::tempdir().expect("temporary data directory");
     let store = depesha_store::embedded::EmbeddedStore::open(dir.path()).expect("store");
     let config = ServerConfig::new(dir.path().to_path_buf(), dev_user_configs());
-    let app = App::start(config, Arc::new(store), Arc::new(depesha_engine::SystemClock))
-        .await
-        .expect("server starts");
+    let app = App::start(
+        config,
+        Arc::new(store),
+        Arc::new(depesha_engine::SystemClock),
+    )
+    .await
+    .expect("server starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -319,11 +353,18 @@ async fn shutdown_stops_accepting_and_lets_the_request_under_way_finish() {
 
     // A publish under way: its head and half its body are in.
     let mut under_way = RawClient::connect(addr).await;
-    assert!(under_way.send(publish_head(&receiver.url("/late"), 10).as_bytes()).await);
+    assert!(
+        under_way
+            .send(publish_head(&receiver.url("/late"), 10).as_bytes())
+            .await
+    );
     assert!(under_way.send(b"hello").await);
     // An idle kept-alive connection.
     let mut idle = RawClient::connect(addr).await;
-    let request = format!("GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n", bearer(1));
+    let request = format!(
+        "GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n",
+        bearer(1)
+    );
     assert!(idle.send(request.as_bytes()).await);
     assert_eq!(idle.response().await.status, 200);
 
@@ -335,7 +376,11 @@ async fn shutdown_stops_accepting_and_lets_the_request_under_way_finish() {
     assert!(idle.closed_by_server().await, "idle connections are closed");
 
     assert!(under_way.send(b"world").await);
-    assert_eq!(under_way.response().await.status, 200, "the publish is accepted");
+    assert_eq!(
+        under_way.response().await.status,
+        200,
+        "the publish is accepted"
+    );
     let ended = tokio::time::timeout(WAIT, serving).await;
     assert!(
         matches!(ended, Ok(Ok(Ok(())))),

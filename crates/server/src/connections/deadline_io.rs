@@ -2,8 +2,8 @@
 //! [`ConnectionPhase`]): a read still waiting then fails with `TimedOut`, hyper
 //! drops the connection, and its socket and slot are free again.
 
-use std::io;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};

@@ -170,8 +170,7 @@ async fn answer(
 ) -> Response<WatchedBody> {
     phase.request_started();
     let limits = &shared.limits;
-    let response = match gate::refusal(&request, limits.max_header_bytes, shared.max_body_bytes)
-    {
+    let response = match gate::refusal(&request, limits.max_header_bytes, shared.max_body_bytes) {
         Some(refusal) => refusal.into_response(),
         None => {
             let mut request = request

@@ -57,7 +57,11 @@ impl ConnectionPhase {
     /// connection goes idle, whose deadline the read must then be put under.
     pub(crate) fn read_deadline(&self, waker: &Waker) -> Option<Instant> {
         let mut state = self.lock();
-        if !state.waiting_read.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        if !state
+            .waiting_read
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+        {
             state.waiting_read = Some(waker.clone());
         }
         match state.phase {

@@ -51,7 +51,9 @@ impl RawResponse {
 
 impl RawClient {
     pub async fn connect(addr: SocketAddr) -> RawClient {
-        let stream = TcpStream::connect(addr).await.expect("connect to the server");
+        let stream = TcpStream::connect(addr)
+            .await
+            .expect("connect to the server");
         RawClient {
             stream,
             unread: Vec::new(),
