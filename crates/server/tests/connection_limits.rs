@@ -387,3 +387,36 @@ async fn shutdown_stops_accepting_and_lets_the_request_under_way_finish() {
         "serving ends once the last request is answered: {ended:?}"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_loses_its_connection() {
+    let server = server_with(|c| {
+        c.connections.max_connections = 1;
+        c.connections.idle_timeout = SHORT;
+        c.connections.header_timeout = LONG;
+    })
+    .await;
+    // Pipelined requests whose answers are never read: once the socket buffers are
+    // full, the server's writes wait on this client.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    let mut never_reads = socket.connect(server.addr).await.expect("connect");
+    let flood = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let requests = b"GET /nowhere HTTP/1.1\r\nHost: depesha\r\n\r\n".repeat(20_000);
+        let _ = never_reads.write_all(&requests).await;
+        never_reads
+    });
+
+    // The only slot is the flooder's until the server gives up on it.
+    let mut next = RawClient::connect(server.addr).await;
+    let request = format!(
+        "GET /v2/keys HTTP/1.1\r\nHost: depesha\r\n{}\r\n",
+        bearer(1)
+    );
+    assert!(next.send(request.as_bytes()).await);
+    assert_eq!(next.response().await.status, 200);
+    flood.abort();
+}

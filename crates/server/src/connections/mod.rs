@@ -6,7 +6,7 @@
 //!   free slot, and new connections wait in the kernel's listen backlog meanwhile;
 //! - a request head must arrive within `header_timeout`, a body within
 //!   `body_timeout` (else 408), and an idle kept-alive connection is closed after
-//!   `idle_timeout`;
+//!   `idle_timeout`, as is one whose client takes none of an answer for that long;
 //! - heads with too long a target, too large headers, or a `Content-Length` over
 //!   `max_body_bytes` are answered with a JSON error before routing ([`gate`]).
 
@@ -135,7 +135,11 @@ async fn serve_connection(
         // Room for a head somewhat over our limit, so that one is answered with a
         // JSON 431 by the gate; beyond this, hyper answers a bare 431.
         .max_buf_size(shared.limits.max_header_bytes.saturating_mul(2).max(8192));
-    let io = TokioIo::new(DeadlineIo::new(stream, phase.clone()));
+    let io = TokioIo::new(DeadlineIo::new(
+        stream,
+        phase.clone(),
+        shared.limits.idle_timeout,
+    ));
     let service = hyper::service::service_fn(move |request| {
         let shared = shared.clone();
         let phase = phase.clone();
