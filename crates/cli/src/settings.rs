@@ -10,10 +10,12 @@ use depesha_core::backoff::Backoff;
 use depesha_core::duration::parse_duration;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::EngineConfig;
-use depesha_server::{ServerConfig, UserConfig};
+use depesha_server::{ConnectionLimits, ServerConfig, UserConfig};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+use crate::open_files;
 
 /// Every setting, with its default. Durations use the QStash grammar (`30s`, `10m`,
 /// `7d`, `1d12h`).
@@ -64,6 +66,17 @@ pub struct Settings {
     /// store's last checkpoint makes a new one (under load one follows every 1 MiB of
     /// journal anyway).
     pub checkpoint_interval: String,
+    /// A client's whole request head must arrive within this long.
+    pub header_timeout: String,
+    /// A request's whole body must arrive within this long after its head (else 408).
+    pub body_timeout: String,
+    /// A kept-alive client connection with no request under way is closed after this.
+    pub idle_timeout: String,
+    /// Client connections served at once; unset: what the open-file limit leaves
+    /// after deliveries (see `open_files::connection_budget`).
+    pub max_connections: Option<usize>,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +110,11 @@ impl Default for Settings {
             backoff_unit_ms: 1000,
             store_cache_mb: 64,
             checkpoint_interval: "10s".into(),
+            header_timeout: "10s".into(),
+            body_timeout: "60s".into(),
+            idle_timeout: "60s".into(),
+            max_connections: None,
+            max_header_bytes: 64 * 1024,
         }
     }
 }
@@ -111,7 +129,7 @@ pub enum SettingsError {
 }
 
 /// The settings that `DEPESHA_<NAME>` variables may set (`users` needs the file).
-const ENV_SETTINGS: [&str; 20] = [
+const ENV_SETTINGS: &[&str] = &[
     "listen",
     "data_dir",
     "token",
@@ -132,6 +150,11 @@ const ENV_SETTINGS: [&str; 20] = [
     "backoff_unit_ms",
     "store_cache_mb",
     "checkpoint_interval",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+    "max_connections",
+    "max_header_bytes",
 ];
 
 impl Settings {
@@ -149,7 +172,7 @@ impl Settings {
         }
         // Only the settings' own names: other DEPESHA_* variables (DEPESHA_LOG, test
         // harness variables) belong to someone else and must not be refused here.
-        figment = figment.merge(Env::prefixed("DEPESHA_").only(&ENV_SETTINGS));
+        figment = figment.merge(Env::prefixed("DEPESHA_").only(ENV_SETTINGS));
         figment
             .extract()
             .map_err(|e| SettingsError::Figment(Box::new(e)))
@@ -218,6 +241,7 @@ impl Settings {
                 "connect_timeout must be longer than 0s".into(),
             ));
         }
+        config.connections = self.connection_limits()?;
         config.engine = EngineConfig {
             max_in_flight: self.max_in_flight.max(1),
             max_in_flight_per_destination: self.max_in_flight_per_destination.max(1),
@@ -234,5 +258,99 @@ impl Settings {
             ..EngineConfig::default()
         };
         Ok(config)
+    }
+
+    /// The client connection limits, each checked to allow at least one request.
+    fn connection_limits(&self) -> Result<ConnectionLimits, SettingsError> {
+        let positive = |name: &str, value: &str| -> Result<Duration, SettingsError> {
+            let d = parse_duration(name, value).map_err(|e| SettingsError::Invalid(e.0))?;
+            if d.is_zero() {
+                return Err(SettingsError::Invalid(format!(
+                    "{name} must be longer than 0s"
+                )));
+            }
+            Ok(d)
+        };
+        if self.max_connections == Some(0) || self.max_header_bytes == 0 {
+            return Err(SettingsError::Invalid(
+                "max_connections and max_header_bytes must be at least 1".into(),
+            ));
+        }
+        Ok(ConnectionLimits {
+            header_timeout: positive("header_timeout", &self.header_timeout)?,
+            body_timeout: positive("body_timeout", &self.body_timeout)?,
+            idle_timeout: positive("idle_timeout", &self.idle_timeout)?,
+            max_connections: self.max_connections.unwrap_or_else(|| {
+                open_files::connection_budget(open_files::current_limit(), self.max_in_flight)
+            }),
+            max_header_bytes: self.max_header_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod connection_settings_tests {
+    use super::*;
+
+    fn one_user() -> Vec<UserConfig> {
+        vec![UserConfig {
+            id: "u".into(),
+            token: "t".into(),
+            keys: None,
+        }]
+    }
+
+    #[test]
+    fn connection_settings_reach_the_server_config() {
+        let settings = Settings {
+            header_timeout: "2s".into(),
+            body_timeout: "3s".into(),
+            idle_timeout: "4s".into(),
+            max_connections: Some(77),
+            max_header_bytes: 9000,
+            ..Settings::default()
+        };
+        let limits = settings
+            .server_config(one_user())
+            .expect("valid")
+            .connections;
+        assert_eq!(limits.header_timeout, Duration::from_secs(2));
+        assert_eq!(limits.body_timeout, Duration::from_secs(3));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(4));
+        assert_eq!(limits.max_connections, 77);
+        assert_eq!(limits.max_header_bytes, 9000);
+    }
+
+    #[test]
+    fn a_zero_connection_timeout_or_limit_is_refused_by_name() {
+        for (name, settings) in [
+            (
+                "header_timeout",
+                Settings {
+                    header_timeout: "0s".into(),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "idle_timeout",
+                Settings {
+                    idle_timeout: "0s".into(),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "max_connections",
+                Settings {
+                    max_connections: Some(0),
+                    ..Settings::default()
+                },
+            ),
+        ] {
+            let error = settings
+                .server_config(one_user())
+                .expect_err("refused")
+                .to_string();
+            assert!(error.contains(name), "{error}");
+        }
     }
 }

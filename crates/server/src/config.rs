@@ -2,6 +2,7 @@
 //! a TOML file and `DEPESHA_*` variables; tests build it directly.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use depesha_core::keys::SigningKeys;
 use depesha_core::publish::PublishLimits;
@@ -32,7 +33,41 @@ pub struct ServerConfig {
     pub store_cache_bytes: usize,
     /// After this long since the embedded store's last checkpoint, the next write makes
     /// one (see `StoreOptions::checkpoint_interval`).
-    pub store_checkpoint_interval: std::time::Duration,
+    pub store_checkpoint_interval: Duration,
+    /// What one client connection may hold and for how long.
+    pub connections: ConnectionLimits,
+}
+
+/// Bounds on client connections, so that clients that send slowly, send half a
+/// request or never send at all cannot keep the server's sockets and file handles
+/// from everybody else (see `docs/security-connections.md`).
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// The whole request head (request line and headers) must arrive within this
+    /// long, counted from the connection's start or from the first byte of the head.
+    pub header_timeout: Duration,
+    /// The whole request body must arrive within this long after its head; a body
+    /// still incomplete then is answered 408 and its connection closed.
+    pub body_timeout: Duration,
+    /// A kept-alive connection with no request under way is closed after this long.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's listen backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers) answered with a JSON error
+    /// rather than refused by the HTTP parser itself.
+    pub max_header_bytes: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_header_bytes: 64 * 1024,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -47,6 +82,7 @@ impl ServerConfig {
             engine: EngineConfig::default(),
             store_cache_bytes: StoreOptions::default().cache_bytes,
             store_checkpoint_interval: StoreOptions::default().checkpoint_interval,
+            connections: ConnectionLimits::default(),
         }
     }
 }

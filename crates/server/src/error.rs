@@ -27,6 +27,13 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("request body is larger than this server's limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// The request body did not arrive within the body timeout.
+    #[error("the request body did not arrive within {0} ms; send it whole and promptly")]
+    BodyTimeout(u128),
+    #[error("the request target is longer than this server's limit of {0} bytes")]
+    UriTooLong(usize),
+    #[error("the request headers are larger than this server's limit of {0} bytes")]
+    HeadersTooLarge(usize),
     /// A store or engine failure: nothing was accepted, the client may retry.
     #[error("{0}")]
     Internal(String),
@@ -43,9 +50,24 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+
+    /// Whether the request body may be left unread, so the connection cannot carry
+    /// another request and the client is told so (`Connection: close`).
+    fn leaves_body_unread(&self) -> bool {
+        matches!(
+            self,
+            ApiError::PayloadTooLarge(_)
+                | ApiError::BodyTimeout(_)
+                | ApiError::UriTooLong(_)
+                | ApiError::HeadersTooLarge(_)
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -94,11 +116,19 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!("{self}");
         }
-        (
+        let close = self.leaves_body_unread();
+        let mut response = (
             status,
             Json(serde_json::json!({ "error": self.to_string() })),
         )
-            .into_response()
+            .into_response();
+        if close {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 

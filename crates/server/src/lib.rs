@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+mod connections;
 pub mod error;
 mod publishing;
 pub mod query;
@@ -13,7 +14,6 @@ mod routes;
 mod state;
 mod views;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use depesha_engine::{Clock, Engine, SystemClock};
@@ -21,7 +21,7 @@ use depesha_store::embedded::{EmbeddedStore, StoreOptions};
 use depesha_store::Store;
 use tokio::net::TcpListener;
 
-pub use config::{ServerConfig, UserConfig};
+pub use config::{ConnectionLimits, ServerConfig, UserConfig};
 pub use state::AppState;
 
 /// Why the server could not start or stopped.
@@ -102,13 +102,10 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
+        let limits = self.state.config.connections.clone();
+        let max_body_bytes = self.state.config.max_body_bytes;
         let router = routes::router(self.state);
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        connections::serve(listener, router, limits, max_body_bytes, shutdown).await;
         Ok(())
     }
 }

@@ -8,18 +8,37 @@ use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::connections::BodyTimedOut;
 use crate::error::{ApiError, ApiResult};
 
-/// Reads the whole body, refusing more than `limit` bytes with 413.
+/// Reads the whole body, refusing more than `limit` bytes with 413, and a body that
+/// stalls past the connection's body deadline with 408.
 pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let inner = e.into_inner();
         if inner.is::<http_body_util::LengthLimitError>() {
             ApiError::PayloadTooLarge(limit)
+        } else if let Some(BodyTimedOut(after)) = find_cause::<BodyTimedOut>(inner.as_ref()) {
+            ApiError::BodyTimeout(after.as_millis())
         } else {
             ApiError::bad_request(format!("could not read the request body: {inner}"))
         }
     })
+}
+
+/// The first error of type `T` in `error`'s chain: body errors arrive wrapped once
+/// or twice by the layers they pass through.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// Request headers as `(name, value)` text pairs, in order. A value that is not
