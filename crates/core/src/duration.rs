@@ -25,6 +25,11 @@ use std::time::Duration;
 
 use crate::error::{InputError, InputResult};
 
+/// Longest accepted duration value, in bytes. `18446744073709551615` or
+/// `100000d1000h10000m100000s` are far shorter; the cap keeps hostile values cheap
+/// to refuse and short in error messages.
+pub const MAX_DURATION_LEN: usize = 64;
+
 /// What every error message says a valid value looks like.
 const EXPECTED: &str =
     "expected a duration like 10s, 5m, 2h, 1d or 1d10h30m, or a bare number of seconds";
@@ -48,6 +53,9 @@ pub fn parse_duration(header: &str, value: &str) -> InputResult<Duration> {
 
     if trimmed.is_empty() {
         return Err(fail("the value is empty"));
+    }
+    if trimmed.len() > MAX_DURATION_LEN {
+        return Err(fail(&format!("longer than {MAX_DURATION_LEN} characters")));
     }
 
     let bytes = trimmed.as_bytes();

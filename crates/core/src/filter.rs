@@ -5,6 +5,20 @@
 //! (`label=a,b`): OR within a field, AND across fields. An unknown parameter is refused
 //! rather than ignored, so that a typo cannot turn "delete where label=x" into "delete
 //! everything" (spec Appendix B).
+//!
+//! What selects "everything" is spelled out, because bulk endpoints delete, cancel
+//! and retry what a filter selects (issue 10):
+//!
+//! - only a request with **no** filter at all selects everything (the SDKs' "cancel
+//!   all" / "delete all" send none: no body, or just `count` / `cursor`);
+//! - an **empty list** (`{"messageIds": []}`, `{"label": []}`) selects nothing: the
+//!   answer counts 0;
+//! - an **empty value** (`?messageIds=`, `{"label": ""}`, `label=a,,b`) is a 400: it
+//!   means nothing sensible, and reading it as "no filter" is how one turns into
+//!   "everything";
+//! - a **wrong JSON type** (`{"messageIds": 5}`, `{"dlqIds": "x"}`, `null`, `true`,
+//!   objects) is a 400. The SDKs never send `null` for an absent field (they leave
+//!   the field out), so `null` is not read as "absent" either.
 
 use crate::error::{InputError, InputResult};
 use crate::log::LogState;
@@ -39,9 +53,11 @@ pub enum Order {
     LatestFirst,
 }
 
-/// A parsed filter. Empty vectors mean "any".
+/// A parsed filter. Empty vectors mean "any" (that field was not given).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
+    /// An empty list was given for some field: the filter selects nothing.
+    pub nothing: bool,
     /// `messageIds` / `dlqIds` / `messageId`: when set, other fields are ignored for
     /// bulk endpoints (spec §3.4); listings AND them with the rest.
     pub ids: Vec<String>,
@@ -68,6 +84,8 @@ pub struct Filter {
 pub struct Paging {
     pub cursor: Option<String>,
     pub count: usize,
+    /// `count` was given, not defaulted: bulk cancel then does one slice only.
+    pub count_given: bool,
     pub order: Option<Order>,
 }
 
@@ -94,7 +112,16 @@ impl Filter {
         *self == Filter::default()
     }
 
+    /// True when an empty list was given: nothing can match, so callers answer at
+    /// once instead of scanning.
+    pub fn selects_nothing(&self) -> bool {
+        self.nothing
+    }
+
     pub fn matches(&self, s: &Subject<'_>) -> bool {
+        if self.nothing {
+            return false;
+        }
         fn any(wanted: &[String], have: Option<&str>) -> bool {
             wanted.is_empty() || have.is_some_and(|h| wanted.iter().any(|w| w == h))
         }
@@ -141,62 +168,179 @@ pub fn split_url(url: &str) -> (&str, &str) {
 
 /// Parses query pairs (already percent-decoded) into a filter and paging.
 pub fn parse(scope: Scope, pairs: &[(String, String)]) -> InputResult<(Filter, Paging)> {
-    let (default_count, max_count) = scope.count_limits();
-    let mut f = Filter::default();
-    let mut paging = Paging {
-        cursor: None,
-        count: default_count,
-        order: None,
-    };
-    for (key, value) in pairs {
-        let values = || {
-            value
-                .split(',')
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(String::from)
+    parse_request(scope, pairs, None)
+}
+
+/// Parses a bulk or listing request: its query pairs and, when it has one, its JSON
+/// body (`{"messageIds": [...]}`, the Python SDK's form). Both go through the same
+/// rules; see the module documentation for what selects everything.
+pub fn parse_request(
+    scope: Scope,
+    query: &[(String, String)],
+    body: Option<&serde_json::Value>,
+) -> InputResult<(Filter, Paging)> {
+    let mut selection = Selection::new(scope);
+    for (key, value) in query {
+        selection.apply(key, Values::from_text(value))?;
+    }
+    if let Some(body) = body {
+        let object = body
+            .as_object()
+            .ok_or_else(|| InputError::new("invalid filter body: expected a JSON object"))?;
+        for (key, value) in object {
+            selection.apply(key, Values::from_json(scope, key, value)?)?;
+        }
+    }
+    Ok((selection.filter, selection.paging))
+}
+
+/// The values given for one key: a comma-joined text (query, JSON string), or the
+/// items of a JSON list (possibly none).
+enum Values {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Values {
+    fn from_text(text: &str) -> Values {
+        Values::Text(text.to_string())
+    }
+
+    /// Checks the JSON type of a body field: id lists take a list of strings; the
+    /// numeric fields a number or a string; every other field a string or a list of
+    /// strings.
+    fn from_json(scope: Scope, key: &str, value: &serde_json::Value) -> InputResult<Values> {
+        use serde_json::Value;
+        let numeric = matches!(key, "count" | "fromDate" | "toDate" | "responseStatus");
+        let ids = is_id_list(scope, key);
+        let item = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) if numeric => Some(n.to_string()),
+            _ => None,
         };
-        match (scope, key.as_str()) {
-            (_, "cursor") => paging.cursor = Some(value.clone()).filter(|c| !c.is_empty()),
+        let expected = if ids {
+            "a list of strings"
+        } else if numeric {
+            "a number"
+        } else {
+            "a string or a list of strings"
+        };
+        let wrong = || {
+            InputError::new(format!(
+                "invalid filter field \"{key}\": expected {expected}, got {}",
+                json_type(value)
+            ))
+        };
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|v| item(v).ok_or_else(wrong))
+                .collect::<InputResult<Vec<_>>>()
+                .map(Values::List),
+            scalar if !ids => item(scalar).map(Values::Text).ok_or_else(wrong),
+            _ => Err(wrong()),
+        }
+    }
+
+    /// The individual values, each trimmed; an empty one is refused.
+    fn split(self, key: &str) -> InputResult<Vec<String>> {
+        let pieces: Vec<String> = match self {
+            Values::Text(text) => text.split(',').map(|v| v.trim().to_string()).collect(),
+            Values::List(items) => items.into_iter().map(|v| v.trim().to_string()).collect(),
+        };
+        if pieces.iter().any(String::is_empty) {
+            return Err(InputError::new(format!(
+                "invalid {key}: an empty value; leave {key} out to not filter by it"
+            )));
+        }
+        Ok(pieces)
+    }
+
+    /// The one value of a single-valued key (trimmed, may be empty).
+    fn single(self, key: &str) -> InputResult<String> {
+        match self {
+            Values::Text(text) => Ok(text.trim().to_string()),
+            Values::List(mut items) if items.len() == 1 => {
+                Ok(items.pop().unwrap_or_default().trim().to_string())
+            }
+            Values::List(_) => Err(InputError::new(format!(
+                "invalid {key}: expected one value, not a list"
+            ))),
+        }
+    }
+}
+
+fn is_id_list(scope: Scope, key: &str) -> bool {
+    matches!(
+        (scope, key),
+        (Scope::Messages | Scope::Logs, "messageIds") | (Scope::Dlq, "dlqIds")
+    )
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A filter and paging being built from a request's keys.
+struct Selection {
+    scope: Scope,
+    filter: Filter,
+    paging: Paging,
+}
+
+impl Selection {
+    fn new(scope: Scope) -> Selection {
+        Selection {
+            scope,
+            filter: Filter::default(),
+            paging: Paging {
+                cursor: None,
+                count: scope.count_limits().0,
+                count_given: false,
+                order: None,
+            },
+        }
+    }
+
+    fn apply(&mut self, key: &str, values: Values) -> InputResult<()> {
+        let scope = self.scope;
+        let f = &mut self.filter;
+        match (scope, key) {
+            // Paging is not a filter: an empty cursor is the first page.
+            (_, "cursor") => {
+                self.paging.cursor = Some(values.single(key)?).filter(|c| !c.is_empty())
+            }
             (_, "count") => {
-                let n: usize = value.parse().map_err(|_| {
-                    InputError::new(format!(
-                        "invalid count \"{value}\": expected a positive number"
-                    ))
-                })?;
-                if n == 0 {
-                    return Err(InputError::new(
-                        "invalid count 0: expected a positive number",
-                    ));
-                }
-                paging.count = n.min(max_count);
+                self.paging.count = parse_count(scope, &values.single(key)?)?;
+                self.paging.count_given = true;
             }
             (Scope::Dlq | Scope::Logs, "order") => {
-                paging.order = Some(match value.as_str() {
-                    "earliestFirst" => Order::EarliestFirst,
-                    "latestFirst" => Order::LatestFirst,
-                    _ => {
-                        return Err(InputError::new(format!(
-                            "invalid order \"{value}\": expected earliestFirst or latestFirst"
-                        )))
-                    }
-                })
+                self.paging.order = Some(parse_order(&values.single(key)?)?)
             }
-            (Scope::Messages | Scope::Logs, "messageIds") | (Scope::Dlq, "dlqIds") => {
-                f.ids.extend(values())
+            _ if is_id_list(scope, key) => extend(f, |f| &mut f.ids, key, values)?,
+            (Scope::Dlq | Scope::Logs, "messageId") => {
+                f.message_id = Some(non_empty(key, values.single(key)?)?)
             }
-            (Scope::Dlq | Scope::Logs, "messageId") => f.message_id = Some(value.clone()),
-            (_, "url") => f.url.extend(values()),
-            (_, "topicName") => f.topic_name.extend(values()),
-            (_, "queueName") => f.queue_name.extend(values()),
-            (_, "scheduleId") => f.schedule_id.extend(values()),
-            (_, "label") => f.label.extend(values()),
-            (_, "flowControlKey") => f.flow_control_key.extend(values()),
-            (_, "callerIp" | "callerIP") => f.caller_ip.extend(values()),
-            (Scope::Messages | Scope::Logs, "host") => f.host.extend(values()),
-            (Scope::Messages | Scope::Logs, "path") => f.path.extend(values()),
+            (_, "url") => extend(f, |f| &mut f.url, key, values)?,
+            (_, "topicName") => extend(f, |f| &mut f.topic_name, key, values)?,
+            (_, "queueName") => extend(f, |f| &mut f.queue_name, key, values)?,
+            (_, "scheduleId") => extend(f, |f| &mut f.schedule_id, key, values)?,
+            (_, "label") => extend(f, |f| &mut f.label, key, values)?,
+            (_, "flowControlKey") => extend(f, |f| &mut f.flow_control_key, key, values)?,
+            (_, "callerIp" | "callerIP") => extend(f, |f| &mut f.caller_ip, key, values)?,
+            (Scope::Messages | Scope::Logs, "host") => extend(f, |f| &mut f.host, key, values)?,
+            (Scope::Messages | Scope::Logs, "path") => extend(f, |f| &mut f.path, key, values)?,
             (Scope::Dlq, "responseStatus") => {
-                for v in values() {
+                let given = values.split(key)?;
+                f.nothing |= given.is_empty();
+                for v in given {
                     f.response_status.push(v.parse().map_err(|_| {
                         InputError::new(format!(
                             "invalid responseStatus \"{v}\": expected an HTTP status code"
@@ -205,26 +349,20 @@ pub fn parse(scope: Scope, pairs: &[(String, String)]) -> InputResult<(Filter, P
                 }
             }
             (Scope::Logs, "state") => {
-                for v in values() {
-                    let known = v == "IN_PROGRESS"
-                        || v == "CANCELLED"
-                        || LogState::ALL.iter().any(|s| s.as_str() == v);
-                    if !known {
-                        return Err(InputError::new(format!(
-                            "invalid state \"{v}\": expected one of CREATED, ACTIVE, RETRY, ERROR, DELIVERED, FAILED, CANCEL_REQUESTED, CANCELED, IN_PROGRESS"
-                        )));
-                    }
-                    f.state.push(v);
+                let given = values.split(key)?;
+                f.nothing |= given.is_empty();
+                for v in given {
+                    f.state.push(parse_state(v)?);
                 }
             }
-            (_, "fromDate") => f.from_date = Some(parse_millis("fromDate", value)?),
-            (_, "toDate") => f.to_date = Some(parse_millis("toDate", value)?),
-            (Scope::Dlq, "source") => match value.as_str() {
+            (_, "fromDate") => f.from_date = Some(parse_millis(key, &values.single(key)?)?),
+            (_, "toDate") => f.to_date = Some(parse_millis(key, &values.single(key)?)?),
+            (Scope::Dlq, "source") => match values.single(key)?.as_str() {
                 "workflow" => f.workflow_only = true,
-                "" | "message" => {}
-                _ => {
+                "message" => {}
+                other => {
                     return Err(InputError::new(format!(
-                        "invalid source \"{value}\": expected workflow"
+                        "invalid source \"{other}\": expected workflow or message"
                     )))
                 }
             },
@@ -241,8 +379,65 @@ pub fn parse(scope: Scope, pairs: &[(String, String)]) -> InputResult<(Filter, P
                 )))
             }
         }
+        Ok(())
     }
-    Ok((f, paging))
+}
+
+/// Adds the values of a multi-value field; an empty list selects nothing.
+fn extend(
+    filter: &mut Filter,
+    field: fn(&mut Filter) -> &mut Vec<String>,
+    key: &str,
+    values: Values,
+) -> InputResult<()> {
+    let given = values.split(key)?;
+    filter.nothing |= given.is_empty();
+    field(filter).extend(given);
+    Ok(())
+}
+
+fn non_empty(key: &str, value: String) -> InputResult<String> {
+    if value.is_empty() {
+        return Err(InputError::new(format!(
+            "invalid {key}: an empty value; leave {key} out to not filter by it"
+        )));
+    }
+    Ok(value)
+}
+
+fn parse_count(scope: Scope, value: &str) -> InputResult<usize> {
+    let n: usize = value.parse().map_err(|_| {
+        InputError::new(format!(
+            "invalid count \"{value}\": expected a positive number"
+        ))
+    })?;
+    if n == 0 {
+        return Err(InputError::new(
+            "invalid count 0: expected a positive number",
+        ));
+    }
+    Ok(n.min(scope.count_limits().1))
+}
+
+fn parse_order(value: &str) -> InputResult<Order> {
+    match value {
+        "earliestFirst" => Ok(Order::EarliestFirst),
+        "latestFirst" => Ok(Order::LatestFirst),
+        _ => Err(InputError::new(format!(
+            "invalid order \"{value}\": expected earliestFirst or latestFirst"
+        ))),
+    }
+}
+
+fn parse_state(v: String) -> InputResult<String> {
+    let known =
+        v == "IN_PROGRESS" || v == "CANCELLED" || LogState::ALL.iter().any(|s| s.as_str() == v);
+    if !known {
+        return Err(InputError::new(format!(
+            "invalid state \"{v}\": expected one of CREATED, ACTIVE, RETRY, ERROR, DELIVERED, FAILED, CANCEL_REQUESTED, CANCELED, IN_PROGRESS"
+        )));
+    }
+    Ok(v)
 }
 
 fn parse_millis(name: &str, value: &str) -> InputResult<UnixMillis> {
@@ -251,41 +446,4 @@ fn parse_millis(name: &str, value: &str) -> InputResult<UnixMillis> {
             "invalid {name} \"{value}\": expected unix milliseconds"
         ))
     })
-}
-
-/// Turns a JSON filter body (`{"messageIds": [...]}`, the Python SDK's form) into
-/// query-style pairs, so both inputs go through one parser.
-pub fn pairs_from_json(body: &serde_json::Value) -> InputResult<Vec<(String, String)>> {
-    let object = body
-        .as_object()
-        .ok_or_else(|| InputError::new("invalid filter body: expected a JSON object"))?;
-    let mut pairs = Vec::new();
-    for (key, value) in object {
-        let scalar = |v: &serde_json::Value| -> InputResult<Option<String>> {
-            match v {
-                serde_json::Value::Null => Ok(None),
-                serde_json::Value::String(s) => Ok(Some(s.clone())),
-                serde_json::Value::Number(n) => Ok(Some(n.to_string())),
-                serde_json::Value::Bool(b) => Ok(Some(b.to_string())),
-                _ => Err(InputError::new(format!(
-                    "invalid filter field \"{key}\": expected a string or a list of strings"
-                ))),
-            }
-        };
-        match value {
-            serde_json::Value::Array(items) => {
-                for item in items {
-                    if let Some(v) = scalar(item)? {
-                        pairs.push((key.clone(), v));
-                    }
-                }
-            }
-            other => {
-                if let Some(v) = scalar(other)? {
-                    pairs.push((key.clone(), v));
-                }
-            }
-        }
-    }
-    Ok(pairs)
 }

@@ -31,6 +31,10 @@ pub const DEFAULT_PERIOD_SECS: u64 = 1;
 pub const MAX_PERIOD_SECS: u64 = 7 * 24 * 60 * 60;
 
 const KEY_HEADER: &str = "Upstash-Flow-Control-Key";
+/// Longest accepted `Upstash-Flow-Control-Value`, in bytes: the three settings with
+/// the largest numbers take under 70.
+pub const MAX_VALUE_LEN: usize = 256;
+
 const VALUE_HEADER: &str = "Upstash-Flow-Control-Value";
 const EXPECTED: &str = "expected parallelism=<int>, rate=<int> and/or period=<duration>, \
      comma-separated, like \"parallelism=2, rate=10, period=1m\"";
@@ -85,6 +89,9 @@ pub fn parse_flow_control(key: &str, value: Option<&str>) -> InputResult<FlowCon
             quote(value)
         ))
     };
+    if value.len() > MAX_VALUE_LEN {
+        return Err(fail(format!("longer than {MAX_VALUE_LEN} characters")));
+    }
     let mut period_seen = false;
     for entry in value.split(',').map(str::trim) {
         if entry.is_empty() {

@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod callback;
 pub mod cron;
+pub mod cron_fields;
 pub mod destination;
 pub mod dlq;
 pub mod duration;

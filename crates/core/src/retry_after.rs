@@ -50,12 +50,17 @@ const MAX_RETRY_AFTER_NANOS: u128 = MAX_RETRY_AFTER_MS as u128 * NANOS_PER_MS;
 /// of now are read as unix timestamps; see the module docs.
 const UNIX_TIMESTAMP_FLOOR_SECS: u64 = 1_000_000_000;
 
+/// Longest retry-time header value that is read at all, in bytes.
+pub const MAX_RETRY_AFTER_LEN: usize = 64;
+
 /// Parses a retry-time header value into a delay in milliseconds from `now_ms`
 /// (unix milliseconds, used only for absolute forms). `None` means "not a usable
 /// value": garbage, negative, or more than a day away.
 pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
     let value = value.trim();
-    if value.is_empty() {
+    // A destination writes this header, so its length is capped before any parse:
+    // every usable form (an HTTP date is 29 characters) is far shorter.
+    if value.is_empty() || value.len() > MAX_RETRY_AFTER_LEN {
         return None;
     }
     if value.bytes().all(|b| b.is_ascii_digit()) {
@@ -310,7 +315,9 @@ mod tests {
     fn huge_values_do_not_overflow() {
         assert_eq!(parse("99999999999999999999999999999999999999999h"), None);
         assert_eq!(parse(&format!("{}s", "9".repeat(500))), None);
-        assert_eq!(parse(&format!("0.{}s", "9".repeat(500))), Some(1000));
+        assert_eq!(parse(&format!("0.{}s", "9".repeat(40))), Some(1000));
+        // Past the length cap a value is not read at all.
+        assert_eq!(parse(&format!("0.{}s", "9".repeat(500))), None);
         assert_eq!(parse_retry_after("10", u64::MAX), Some(10_000));
         assert_eq!(parse_retry_after(SPEC_DATE, u64::MAX), Some(0));
         assert_eq!(parse_retry_after(&u64::MAX.to_string(), u64::MAX), None);

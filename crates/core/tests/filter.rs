@@ -1,7 +1,8 @@
 //! Listing filters (spec §3.4, §3.5, §3.11, Appendix B).
 
-use depesha_core::filter::{pairs_from_json, parse, split_url, Order, Scope, Subject};
+use depesha_core::filter::{parse, parse_request, split_url, Order, Scope, Subject};
 use depesha_core::log::LogState;
+use serde_json::json;
 
 fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -129,10 +130,123 @@ fn host_and_path_come_from_the_url() {
 
 #[test]
 fn a_json_body_reads_like_the_query() {
-    let body = serde_json::json!({ "messageIds": ["m1", "m2"], "label": "x" });
-    let pairs = pairs_from_json(&body).expect("object");
-    let (f, _) = parse(Scope::Messages, &pairs).expect("valid");
+    let body = json!({ "messageIds": ["m1", "m2"], "label": "x" });
+    let (f, _) = parse_request(Scope::Messages, &[], Some(&body)).expect("valid");
     assert_eq!(f.ids, ["m1", "m2"]);
     assert_eq!(f.label, ["x"]);
-    assert!(pairs_from_json(&serde_json::json!([1])).is_err());
+    assert!(parse_request(Scope::Messages, &[], Some(&json!([1]))).is_err());
+}
+
+// Issue 10, item 5: only a request with no filter at all selects everything.
+
+#[test]
+fn no_filter_at_all_selects_everything() {
+    for (scope, query, body) in [
+        (Scope::Messages, q(&[]), None),
+        (Scope::Messages, q(&[("count", "100")]), None),
+        (Scope::Dlq, q(&[("count", "100"), ("cursor", "")]), None),
+        (Scope::Dlq, q(&[]), Some(json!({}))),
+    ] {
+        let (f, _) = parse_request(scope, &query, body.as_ref()).expect("valid");
+        assert!(f.is_empty(), "{query:?} {body:?}");
+        assert!(!f.selects_nothing());
+        assert!(f.matches(&Subject::default()));
+    }
+}
+
+#[test]
+fn an_empty_list_selects_nothing() {
+    for (scope, body) in [
+        (Scope::Messages, json!({ "messageIds": [] })),
+        (Scope::Messages, json!({ "label": [] })),
+        (
+            Scope::Messages,
+            json!({ "queueName": [], "url": "http://x/" }),
+        ),
+        (Scope::Dlq, json!({ "dlqIds": [] })),
+        (Scope::Dlq, json!({ "responseStatus": [] })),
+    ] {
+        let (f, _) = parse_request(scope, &[], Some(&body)).expect("valid");
+        assert!(f.selects_nothing(), "{body}");
+        assert!(!f.is_empty(), "{body}");
+        assert!(
+            !f.matches(&Subject {
+                url: "http://x/",
+                ..Default::default()
+            }),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_value_is_refused() {
+    for (scope, key, value) in [
+        (Scope::Messages, "messageIds", ""),
+        (Scope::Messages, "label", ""),
+        (Scope::Messages, "queueName", " "),
+        (Scope::Messages, "url", ""),
+        (Scope::Messages, "label", "a,,b"),
+        (Scope::Messages, "label", "a,"),
+        (Scope::Dlq, "dlqIds", ""),
+        (Scope::Dlq, "messageId", ""),
+        (Scope::Dlq, "source", ""),
+        (Scope::Logs, "state", ""),
+    ] {
+        let e = parse(scope, &q(&[(key, value)])).expect_err(key);
+        assert!(e.0.contains(key), "{key}={value:?}: {e}");
+    }
+    for body in [
+        json!({ "label": "" }),
+        json!({ "queueName": "" }),
+        json!({ "url": "" }),
+        json!({ "messageIds": [""] }),
+        json!({ "messageIds": ["m1", " "] }),
+    ] {
+        let e = parse_request(Scope::Messages, &[], Some(&body)).expect_err("empty value");
+        assert!(e.0.contains("empty value"), "{body}: {e}");
+    }
+}
+
+#[test]
+fn a_wrong_json_type_is_refused() {
+    for (scope, body) in [
+        (Scope::Messages, json!({ "messageIds": 5 })),
+        (Scope::Messages, json!({ "messageIds": null })),
+        (Scope::Messages, json!({ "messageIds": "m1" })),
+        (Scope::Messages, json!({ "messageIds": [5] })),
+        (Scope::Messages, json!({ "messageIds": [["m1"]] })),
+        (Scope::Messages, json!({ "label": null })),
+        (Scope::Messages, json!({ "label": true })),
+        (Scope::Messages, json!({ "label": { "a": 1 } })),
+        (Scope::Messages, json!({ "label": 7 })),
+        (Scope::Messages, json!({ "count": "many" })),
+        (Scope::Messages, json!({ "count": [] })),
+        (Scope::Dlq, json!({ "dlqIds": "x" })),
+        (Scope::Dlq, json!({ "dlqIds": null })),
+        (Scope::Dlq, json!({ "fromDate": true })),
+    ] {
+        parse_request(scope, &[], Some(&body)).expect_err(&body.to_string());
+    }
+    let e =
+        parse_request(Scope::Messages, &[], Some(&json!({ "messageIds": 5 }))).expect_err("number");
+    assert!(
+        e.0.contains("messageIds") && e.0.contains("list of strings") && e.0.contains("number"),
+        "{e}"
+    );
+}
+
+#[test]
+fn numbers_are_accepted_where_a_number_is_meant() {
+    let body = json!({ "count": 5, "fromDate": 10, "responseStatus": [500, "502"] });
+    let (f, p) = parse_request(Scope::Dlq, &[], Some(&body)).expect("valid");
+    assert_eq!((p.count, p.count_given), (5, true));
+    assert_eq!(f.from_date, Some(10));
+    assert_eq!(f.response_status, [500, 502]);
+}
+
+#[test]
+fn an_unknown_key_with_an_empty_list_is_still_refused() {
+    let e = parse_request(Scope::Dlq, &[], Some(&json!({ "lable": [] }))).expect_err("typo");
+    assert!(e.0.contains("lable"), "{e}");
 }

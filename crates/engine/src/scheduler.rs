@@ -188,6 +188,9 @@ fn advanced(
     schedule.last_schedule_time = Some(tick);
     schedule.last_message_ids = message_ids;
     schedule.last_results.clear();
+    // Runs on the async loop, which is fine because it is small and bounded: the
+    // cron was validated when stored, re-parsing it is linear in its 512 bytes at
+    // most, and the search takes at most `cron::MAX_SEARCH_STEPS` calendar steps.
     schedule.next_schedule_time = next_tick(&schedule.cron, tick.max(now));
     schedule.error = error.or_else(|| {
         (schedule.next_schedule_time == NEVER)

@@ -66,6 +66,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> ApiResult<T>
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
 }
 
+/// A JSON body that may be absent: `None` when the body is empty or whitespace.
+pub fn optional_json(bytes: &[u8], what: &str) -> ApiResult<Option<serde_json::Value>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    parse_json(bytes, what).map(Some)
+}
+
 /// The `{id}` segment of a path, with a JSON error instead of axum's plain-text one
 /// when it cannot be decoded (e.g. `%FF`).
 pub struct IdPath(pub String);

@@ -401,6 +401,47 @@ async fn bad_input_is_a_400_json_error_and_stores_nothing() {
     assert_eq!(list(&user).await, json!([]));
 }
 
+/// Issue 10: `, * * * *` once made the evaluator search minute by minute until the
+/// year 5000 before answering. Such patterns are now refused by their grammar, and
+/// patterns whose day never comes are refused by a calendar check, not a search.
+#[tokio::test]
+async fn pathological_crons_are_refused_by_their_grammar_and_store_nothing() {
+    let (server, _clock) = server_at(START).await;
+    let user = server.user(1);
+    let long = format!("{} * * * *", "1,".repeat(5_000) + "2");
+    let cases = [
+        (", * * * *", "empty list item"),
+        (",,,, * * * *", "empty list item"),
+        ("CRON_TZ=Europe/Berlin , * * * *", "empty list item"),
+        ("*/0 * * * *", "step"),
+        ("0-99999 * * * *", "not a value from 0 to 59"),
+        ("0 0 31 2 *", "never fires"),
+        ("CRON_TZ=UTC 0 0 30 2 *", "never fires"),
+        (long.as_str(), "longer than"),
+    ];
+    for (cron, reason) in cases {
+        let message = create(
+            &user,
+            "https://example.com/x",
+            &[("Upstash-Cron", cron)],
+            "",
+        )
+        .await
+        .error(400);
+        assert!(message.contains("Upstash-Cron"), "{cron:?}: {message}");
+        assert!(message.contains(reason), "{cron:?}: {message}");
+    }
+    assert_eq!(list(&user).await, json!([]));
+    // The server answers the next request as usual.
+    create_ok(
+        &user,
+        "https://example.com/x",
+        &[("Upstash-Cron", "*/5 * * * *")],
+        "",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn an_every_minute_schedule_fires_at_the_next_minute_with_its_id() {
     let (server, clock) = server_at(START).await;

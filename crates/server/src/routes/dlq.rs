@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
-use crate::request::{header_pairs, parse_json, read_body, IdPath};
+use crate::request::{header_pairs, optional_json, read_body, IdPath};
 use crate::state::AppState;
 use crate::views::DlqView;
 use depesha_engine::publisher::creation_writes;
@@ -27,6 +27,9 @@ pub async fn list(
     request: Request,
 ) -> ApiResult<Json<Value>> {
     let (filter, paging) = selection(&state, request).await?;
+    if filter.selects_nothing() {
+        return Ok(Json(json!({ "messages": [] })));
+    }
     let page = state.engine.store().dlq_page(
         &user.id,
         &filter,
@@ -172,11 +175,8 @@ async fn selection(state: &AppState, request: Request) -> ApiResult<(Filter, Pag
     let mut pairs = crate::query::pairs(parts.uri.query().unwrap_or(""));
     pairs.retain(|(k, _)| k != "qstash_token");
     let body = read_body(body, state.config.max_body_bytes).await?;
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let json: Value = parse_json(&body, "DLQ body: expected a JSON object")?;
-        pairs.extend(filter::pairs_from_json(&json)?);
-    }
-    Ok(filter::parse(Scope::Dlq, &pairs)?)
+    let json = optional_json(&body, "DLQ body: expected a JSON object")?;
+    Ok(filter::parse_request(Scope::Dlq, &pairs, json.as_ref())?)
 }
 
 /// The DLQ ids a bulk operation works on: the given `dlqIds`, or one page of entries
@@ -187,6 +187,9 @@ fn select_ids(
     filter: Filter,
     paging: &Paging,
 ) -> ApiResult<(Vec<String>, Option<String>)> {
+    if filter.selects_nothing() {
+        return Ok((Vec::new(), None));
+    }
     if !filter.ids.is_empty() {
         return Ok((filter.ids, None));
     }
@@ -205,6 +208,9 @@ fn select_entries(
     filter: Filter,
     paging: &Paging,
 ) -> ApiResult<(Vec<DlqEntry>, Option<String>)> {
+    if filter.selects_nothing() {
+        return Ok((Vec::new(), None));
+    }
     if filter.ids.is_empty() {
         let page = filter_page(state, user, &filter, paging)?;
         return Ok((page.items, page.next_cursor));

@@ -45,8 +45,9 @@ pub async fn cancel(
 }
 
 /// Bulk cancel. Selection by query (`messageIds` or filters, `count`), by JSON body
-/// (the Python SDK's `{"messageIds": [...]}`), or — with neither — every pending
-/// message of the caller.
+/// (the Python SDK's `{"messageIds": [...]}`), or — with no filter at all — every
+/// pending message of the caller. An empty list cancels nothing; an empty value or a
+/// wrong type is a 400 (see `depesha_core::filter`).
 pub async fn cancel_many(
     State(state): State<AppState>,
     user: User,
@@ -56,13 +57,13 @@ pub async fn cancel_many(
     let mut pairs = crate::query::pairs(parts.uri.query().unwrap_or(""));
     pairs.retain(|(k, _)| k != "qstash_token");
     let body = read_body(body, state.config.max_body_bytes).await?;
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let json: Value = crate::request::parse_json(&body, "cancel body: expected a JSON object")?;
-        pairs.extend(filter::pairs_from_json(&json)?);
-    }
-    let count_given = pairs.iter().any(|(k, _)| k == "count");
-    let (filter, paging) = filter::parse(Scope::Messages, &pairs)?;
+    let json = crate::request::optional_json(&body, "cancel body: expected a JSON object")?;
+    let (filter, paging) = filter::parse_request(Scope::Messages, &pairs, json.as_ref())?;
+    let count_given = paging.count_given;
 
+    if filter.selects_nothing() {
+        return Ok(Json(json!({ "cancelled": 0 })));
+    }
     if !filter.ids.is_empty() {
         let n = cancel_ids(&state, &user.id, filter.ids).await?;
         return Ok(Json(json!({ "cancelled": n })));
