@@ -118,6 +118,10 @@ pub(crate) struct Dispatcher {
     parked: HashMap<Lane, Parked>,
     /// Keys in `parked`, over all lanes.
     parked_total: usize,
+    /// Keys taken out of `parked` whose delivery has not ended yet, and their lane.
+    unparked: HashMap<(String, String), Lane>,
+    /// How many of those each lane has.
+    outstanding: HashMap<Lane, usize>,
 }
 
 /// The keys parked on one lane.
@@ -141,6 +145,8 @@ impl Dispatcher {
             in_flight: 0,
             parked: HashMap::new(),
             parked_total: 0,
+            unparked: HashMap::new(),
+            outstanding: HashMap::new(),
         }
     }
 
@@ -198,6 +204,7 @@ impl Dispatcher {
             Event::Pending(key) => self.offer(key),
             Event::Finished { key, next } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
+                self.resolve(&key);
                 self.tracked.remove(&(key.user, key.id));
                 if let Some(next) = next {
                     self.offer(next);
@@ -205,6 +212,7 @@ impl Dispatcher {
             }
             Event::Blocked { key, lane } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
+                self.resolve(&key);
                 self.park(key, lane);
             }
             Event::Freed(Freed(lanes)) => {
@@ -258,15 +266,44 @@ impl Dispatcher {
 
     /// A slot of `lane` was given back: its first parked key goes back to the heap.
     fn unpark(&mut self, lane: &Lane) {
-        if let Some(parked) = self.parked.get_mut(lane) {
-            parked.deferrals = 0;
-            parked.progress_at = self.inner.clock.now();
-            if let Some(key) = parked.keys.pop_front() {
-                self.parked_total -= 1;
-                self.heap.push(Reverse(key));
+        let now = self.inner.clock.now();
+        let Some(parked) = self.parked.get_mut(lane) else {
+            return;
+        };
+        parked.deferrals = 0;
+        parked.progress_at = now;
+        if let Some(key) = parked.keys.pop_front() {
+            self.parked_total -= 1;
+            self.unparked
+                .insert((key.user.clone(), key.id.clone()), lane.clone());
+            *self.outstanding.entry(lane.clone()).or_insert(0) += 1;
+            self.heap.push(Reverse(key));
+        }
+        if parked.keys.is_empty() {
+            self.parked.remove(lane);
+        }
+    }
+
+    /// The delivery of `key` ended (finished, or blocked again). If it was a key
+    /// taken out of parking, its lane must not be left with parked keys, a free slot
+    /// and nobody to use it: an unparked key that took no slot (its message was
+    /// cancelled, rescheduled, or held back by its other lane) gives back no slot
+    /// either, so no "freed" event would ever wake the lane's next key.
+    fn resolve(&mut self, key: &DueKey) {
+        let Some(lane) = self.unparked.remove(&(key.user.clone(), key.id.clone())) else {
+            return;
+        };
+        let left = match self.outstanding.get_mut(&lane) {
+            Some(n) => {
+                *n = n.saturating_sub(1);
+                *n
             }
-            if parked.keys.is_empty() {
-                self.parked.remove(lane);
+            None => 0,
+        };
+        if left == 0 {
+            self.outstanding.remove(&lane);
+            if self.parked.contains_key(&lane) && self.inner.shares.has_room(&lane) {
+                self.unpark(&lane);
             }
         }
     }

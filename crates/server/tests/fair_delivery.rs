@@ -246,3 +246,35 @@ async fn a_connection_that_never_opens_fails_after_the_connect_timeout() {
         "the error says the connection did not open: {error}"
     );
 }
+
+/// A key taken out of parking whose message needs no slot any more (it was
+/// cancelled meanwhile) gives back no slot: the lane's next parked key must still go.
+#[tokio::test]
+async fn a_cancelled_message_among_held_back_ones_does_not_stop_the_others() {
+    let server = TestServer::builder()
+        .config(|c| {
+            c.engine.max_in_flight = 4;
+            c.engine.max_in_flight_per_destination = 1;
+        })
+        .start()
+        .await;
+    let receiver = Receiver::start().await;
+    receiver.always(
+        "/slow",
+        common::Answer::ok().after(std::time::Duration::from_millis(800)),
+    );
+    let user = server.user(1);
+
+    user.publish_ok(&receiver.url("/slow"), &[], "first").await;
+    receiver.wait_for("/slow", 1).await;
+    let cancelled = user
+        .publish_ok(&receiver.url("/slow"), &[], "cancelled")
+        .await;
+    user.publish_ok(&receiver.url("/slow"), &[], "last").await;
+    settle().await; // both are held back behind the first
+    user.delete(&format!("/v2/messages/{cancelled}")).await.ok();
+
+    let got = receiver.wait_for("/slow", 2).await;
+    let bodies: Vec<String> = got.iter().map(|r| r.body_text()).collect();
+    assert_eq!(bodies, ["first", "last"]);
+}
