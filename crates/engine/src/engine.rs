@@ -89,7 +89,7 @@ impl Engine {
         // At least one, so that deliveries can start at all.
         config.max_in_flight = config.max_in_flight.max(1);
         let (events, rx) = mpsc::unbounded_channel();
-        let client = crate::delivery::http_client(config.max_in_flight);
+        let client = crate::delivery::http_client(config.max_in_flight, &config.destinations);
         let sending = Semaphore::new(config.max_in_flight);
         let inner = Arc::new(Inner {
             committer: Committer::start(store.clone()),

@@ -5,6 +5,7 @@
 //! - `dispatcher`: the due-time window in memory and the in-flight limit;
 //! - `worker`: one delivery from load to committed outcome;
 //! - [`delivery`]: the signed HTTP request;
+//! - [`guarded_dns`]: name resolution that applies the destination policy;
 //! - [`outcome`]: what an attempt's result means for the store (retry, DLQ, callbacks);
 //! - `pruner`: retention;
 //! - `scheduler`: schedules' ticks, each fired once (`Engine::start_scheduler`);
@@ -18,6 +19,7 @@ mod dispatcher;
 mod engine;
 mod error;
 mod flow;
+pub mod guarded_dns;
 pub mod outcome;
 mod prepared;
 mod pruner;
