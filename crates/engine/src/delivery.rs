@@ -39,12 +39,16 @@ const NOT_FORWARDABLE: [&str; 6] = [
 /// many idle, so that a burst of due messages (many delayed messages come due in the
 /// same second) reuses the connections of the last burst instead of opening new ones:
 /// with fewer, each burst paid a TCP connect per delivery beyond the pool's size.
+///
+/// Header names go out title-cased (`Upstash-Signature`), as QStash sends them: hyper
+/// would lower-case them, and some platforms hand a function a case-sensitive map.
 pub fn http_client(max_in_flight: usize, destinations: &DestinationPolicy) -> reqwest::Client {
     let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(max_in_flight.max(1))
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
+        .http1_title_case_headers()
         .no_proxy();
     with_policy(builder, destinations)
         .build()
