@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use depesha_core::backoff::Backoff;
+use depesha_core::destination_policy::{AllowRule, DestinationPolicy};
 use depesha_core::duration::parse_duration;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::EngineConfig;
@@ -58,6 +59,11 @@ pub struct Settings {
     /// store's last checkpoint makes a new one (under load one follows every 1 MiB of
     /// journal anyway).
     pub checkpoint_interval: String,
+    /// Hosts and networks deliveries may reach although they are not public
+    /// (`127.0.0.1/32`, `internal.example`, `10.1.0.0/16`). A TOML list, or one
+    /// comma-separated string (how `DEPESHA_ALLOW_DESTINATIONS` gives it).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allow_destinations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +94,7 @@ impl Default for Settings {
             backoff_unit_ms: 1000,
             store_cache_mb: 64,
             checkpoint_interval: "10s".into(),
+            allow_destinations: Vec::new(),
         }
     }
 }
@@ -102,7 +109,7 @@ pub enum SettingsError {
 }
 
 /// The settings that `DEPESHA_<NAME>` variables may set (`users` needs the file).
-const ENV_SETTINGS: [&str; 17] = [
+const ENV_SETTINGS: [&str; 18] = [
     "listen",
     "data_dir",
     "token",
@@ -120,6 +127,7 @@ const ENV_SETTINGS: [&str; 17] = [
     "backoff_unit_ms",
     "store_cache_mb",
     "checkpoint_interval",
+    "allow_destinations",
 ];
 
 impl Settings {
@@ -190,6 +198,7 @@ impl Settings {
             default_retries: self.default_retries.min(self.max_retries),
             max_delay_ms: ms(duration("max_delay", &self.max_delay)?),
             max_timeout_ms: ms(max_timeout),
+            ..PublishLimits::default()
         };
         config.dedup_window_ms = ms(duration("dedup_window", &self.dedup_window)?);
         config.store_cache_bytes = self.store_cache_mb.max(1).saturating_mul(1024 * 1024);
@@ -212,6 +221,33 @@ impl Settings {
             log_retention: duration("log_retention", &self.log_retention)?,
             ..EngineConfig::default()
         };
+        config.set_destination_policy(self.destination_policy()?);
         Ok(config)
     }
+
+    /// Only public destinations, plus `allow_destinations`. `depesha dev` replaces it
+    /// with "everything" (local development delivers to loopback).
+    fn destination_policy(&self) -> Result<DestinationPolicy, SettingsError> {
+        let allow = self
+            .allow_destinations
+            .iter()
+            .filter(|entry| !entry.trim().is_empty())
+            .map(|entry| AllowRule::parse(entry).map_err(|e| SettingsError::Invalid(e.0)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DestinationPolicy::public_only(allow))
+    }
+}
+
+/// Reads `allow_destinations` from a TOML list or from one comma-separated string.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match ListOrCommas::deserialize(d)? {
+        ListOrCommas::List(list) => list,
+        ListOrCommas::Commas(text) => text.split(',').map(|s| s.trim().to_string()).collect(),
+    })
 }
