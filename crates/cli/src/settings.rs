@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use depesha_core::backoff::Backoff;
-use depesha_core::destination_policy::{AllowRule, DestinationPolicy};
+use depesha_core::destination_policy::DestinationPolicy;
 use depesha_core::duration::parse_duration;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::EngineConfig;
@@ -228,13 +228,8 @@ impl Settings {
     /// Only public destinations, plus `allow_destinations`. `depesha dev` replaces it
     /// with "everything" (local development delivers to loopback).
     fn destination_policy(&self) -> Result<DestinationPolicy, SettingsError> {
-        let allow = self
-            .allow_destinations
-            .iter()
-            .filter(|entry| !entry.trim().is_empty())
-            .map(|entry| AllowRule::parse(entry).map_err(|e| SettingsError::Invalid(e.0)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(DestinationPolicy::public_only(allow))
+        DestinationPolicy::public_only_allowing(&self.allow_destinations)
+            .map_err(|e| SettingsError::Invalid(e.0))
     }
 }
 

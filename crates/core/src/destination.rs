@@ -89,18 +89,14 @@ mod tests {
 
     #[test]
     fn urls_that_cannot_be_delivered_are_refused() {
+        // Issue 10 item 6's examples are checked end to end in the server's tests.
         for raw in [
-            "http://[::1",
-            "http://%00/",
-            "https%3A%2F%2F%ZZ",
-            "http%3A%2F%2F%FF%FE",
-            "http%3a%2f%2f%2e%2e",
-            "http://127.0.0.1:0/",
-            "http://",
             "http://a..example/",
+            "http://.example/",
             "http://a.example:65536/",
-            "http://a.example/100%",
             "http://a.example/%G0",
+            "https://[fd00::1]:0/",
+            "http%3A%2F%2Fa.example%2F%ZZ",
         ] {
             let error = parse(raw).expect_err(raw).0;
             assert!(error.contains("destination"), "{raw}: {error}");

@@ -101,6 +101,18 @@ impl DestinationPolicy {
         }
     }
 
+    /// Public addresses only, plus the `allow_destinations` entries given (blank
+    /// entries, as a trailing comma leaves, are skipped).
+    pub fn public_only_allowing<S: AsRef<str>>(entries: &[S]) -> InputResult<Self> {
+        let allow = entries
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|entry| !entry.trim().is_empty())
+            .map(AllowRule::parse)
+            .collect::<InputResult<Vec<_>>>()?;
+        Ok(DestinationPolicy::public_only(allow))
+    }
+
     /// Whether this policy refuses anything at all.
     pub fn is_public_only(&self) -> bool {
         self.public_only

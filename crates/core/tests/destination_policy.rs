@@ -12,11 +12,7 @@ fn strict() -> DestinationPolicy {
 }
 
 fn allowing(rules: &[&str]) -> DestinationPolicy {
-    let rules = rules
-        .iter()
-        .map(|r| AllowRule::parse(r).expect("a valid rule"))
-        .collect();
-    DestinationPolicy::public_only(rules)
+    DestinationPolicy::public_only_allowing(rules).expect("valid rules")
 }
 
 fn ip(text: &str) -> IpAddr {

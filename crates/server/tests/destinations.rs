@@ -12,7 +12,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{now_ms, Api, Receiver, TestServer};
-use depesha_core::destination_policy::{AllowRule, DestinationPolicy};
+use depesha_core::destination_policy::DestinationPolicy;
 use depesha_engine::ManualClock;
 use serde_json::{json, Value};
 
@@ -43,11 +43,7 @@ const BLOCKED_HOSTS: [&str; 18] = [
 const PUBLIC: &str = "https://example.com/hook";
 
 fn strict(allow: &[&str]) -> DestinationPolicy {
-    let rules = allow
-        .iter()
-        .map(|r| AllowRule::parse(r).expect("a valid rule"))
-        .collect();
-    DestinationPolicy::public_only(rules)
+    DestinationPolicy::public_only_allowing(allow).expect("valid rules")
 }
 
 async fn strict_server() -> TestServer {
