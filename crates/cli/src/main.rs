@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use depesha_core::destination_policy::DestinationPolicy;
 use depesha_server::App;
 use tokio::net::TcpListener;
 
@@ -90,7 +91,9 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let mut settings = Settings::load(None)?;
             settings.data_dir = data_dir;
             settings.listen = format!("127.0.0.1:{port}");
-            let config = settings.server_config(dev_users::dev_users())?;
+            let mut config = settings.server_config(dev_users::dev_users())?;
+            // Local development delivers to 127.0.0.1: no destination is refused.
+            config.set_destination_policy(DestinationPolicy::allow_all());
             let listener = bind(&settings.listen).await?;
             let app = App::open(config).await?;
             let first = &app.state.config.users[0];

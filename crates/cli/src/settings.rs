@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use depesha_core::backoff::Backoff;
+use depesha_core::destination_policy::DestinationPolicy;
 use depesha_core::duration::parse_duration;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::EngineConfig;
@@ -77,6 +78,11 @@ pub struct Settings {
     pub max_connections: Option<usize>,
     /// Largest request head (request line and headers), in bytes.
     pub max_header_bytes: usize,
+    /// Hosts and networks deliveries may reach although they are not public
+    /// (`127.0.0.1/32`, `internal.example`, `10.1.0.0/16`). A TOML list, or one
+    /// comma-separated string (how `DEPESHA_ALLOW_DESTINATIONS` gives it).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allow_destinations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +121,7 @@ impl Default for Settings {
             idle_timeout: "60s".into(),
             max_connections: None,
             max_header_bytes: 64 * 1024,
+            allow_destinations: Vec::new(),
         }
     }
 }
@@ -155,6 +162,7 @@ const ENV_SETTINGS: &[&str] = &[
     "idle_timeout",
     "max_connections",
     "max_header_bytes",
+    "allow_destinations",
 ];
 
 impl Settings {
@@ -225,6 +233,7 @@ impl Settings {
             default_retries: self.default_retries.min(self.max_retries),
             max_delay_ms: ms(duration("max_delay", &self.max_delay)?),
             max_timeout_ms: ms(max_timeout),
+            ..PublishLimits::default()
         };
         config.dedup_window_ms = ms(duration("dedup_window", &self.dedup_window)?);
         config.store_cache_bytes = self.store_cache_mb.max(1).saturating_mul(1024 * 1024);
@@ -257,6 +266,7 @@ impl Settings {
             log_retention: duration("log_retention", &self.log_retention)?,
             ..EngineConfig::default()
         };
+        config.set_destination_policy(self.destination_policy()?);
         Ok(config)
     }
 
@@ -285,6 +295,13 @@ impl Settings {
             }),
             max_header_bytes: self.max_header_bytes,
         })
+    }
+
+    /// Only public destinations, plus `allow_destinations`. `depesha dev` replaces it
+    /// with "everything" (local development delivers to loopback).
+    fn destination_policy(&self) -> Result<DestinationPolicy, SettingsError> {
+        DestinationPolicy::public_only_allowing(&self.allow_destinations)
+            .map_err(|e| SettingsError::Invalid(e.0))
     }
 }
 
@@ -353,4 +370,18 @@ mod connection_settings_tests {
             assert!(error.contains(name), "{error}");
         }
     }
+}
+
+/// Reads `allow_destinations` from a TOML list or from one comma-separated string.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match ListOrCommas::deserialize(d)? {
+        ListOrCommas::List(list) => list,
+        ListOrCommas::Commas(text) => text.split(',').map(|s| s.trim().to_string()).collect(),
+    })
 }

@@ -27,11 +27,17 @@ fn free_port() -> u16 {
 
 /// A minimal HTTP/1.1 GET; returns (status, body).
 fn get(port: u16, path: &str, token: &str) -> Option<(u16, String)> {
+    send(port, "GET", path, token, "")
+}
+
+/// A minimal HTTP/1.1 request; returns (status, body).
+fn send(port: u16, method: &str, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .ok()?;
     let mut answer = String::new();
@@ -42,9 +48,15 @@ fn get(port: u16, path: &str, token: &str) -> Option<(u16, String)> {
 }
 
 fn start(config: &Path, port: u16) -> Server {
+    start_with(config, port, &[])
+}
+
+/// `depesha serve --config <config>` with more `DEPESHA_*` variables.
+fn start_with(config: &Path, port: u16, variables: &[(&str, &str)]) -> Server {
     let child = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(config)
+        .envs(variables.iter().copied())
         .env("DEPESHA_LISTEN", format!("127.0.0.1:{port}"))
         // Variables that are not settings are left alone, not refused.
         .env("DEPESHA_LOG", "debug")
@@ -87,6 +99,11 @@ fn serve_rejects_a_bad_setting_by_name() {
     for (variable, value, named) in [
         ("DEPESHA_LOG_RETENTION", "a week", "log_retention"),
         ("DEPESHA_CHECKPOINT_INTERVAL", "0s", "checkpoint_interval"),
+        (
+            "DEPESHA_ALLOW_DESTINATIONS",
+            "10.1.0.0/16, http://x/",
+            "allow_destinations",
+        ),
     ] {
         let output = Command::new(BIN)
             .arg("serve")
@@ -132,6 +149,101 @@ fn serve_reads_users_from_toml_and_keeps_their_keys_across_restarts() {
         first,
         "keys are created once and kept"
     );
+}
+
+/// Accepts one connection on `listener` in the background, answers 200 and hands
+/// over the request's head.
+fn receive_one_request(listener: TcpListener) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ =
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+    });
+    rx
+}
+
+/// `serve` delivers to public addresses only unless `allow_destinations` lists more
+/// (a TOML list, or a comma-separated `DEPESHA_ALLOW_DESTINATIONS`).
+#[test]
+fn serve_refuses_loopback_destinations_unless_allow_destinations_lists_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = TcpListener::bind("127.0.0.1:0").expect("bind a receiver");
+    let target = format!("http://{}/hook", receiver.local_addr().expect("address"));
+    let publish = format!("/v2/publish/{target}");
+    let config = |name: &str, extra: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        let data = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "data_dir = {:?}\ntoken = \"t\"\n{extra}",
+                data.display().to_string()
+            ),
+        )
+        .expect("config written");
+        path
+    };
+
+    let strict = config("strict", "");
+    let port = free_port();
+    {
+        let _server = start(&strict, port);
+        wait_for_keys(port, "t");
+        let (status, body) = send(port, "POST", &publish, "t", "x").expect("an answer");
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains(
+                "destination 127.0.0.1 is not allowed: loopback address; see allow_destinations"
+            ),
+            "{body}"
+        );
+    }
+
+    let from_env = config("env", "");
+    let port = free_port();
+    {
+        let _server = start_with(
+            &from_env,
+            port,
+            &[(
+                "DEPESHA_ALLOW_DESTINATIONS",
+                "internal.example, 127.0.0.1/32",
+            )],
+        );
+        wait_for_keys(port, "t");
+        // Delayed an hour: accepted is all this part checks.
+        let path = "/v2/publish/http://127.0.0.1:9/unused?upstash-delay=1h";
+        let (status, body) = send(port, "POST", path, "t", "x").expect("an answer");
+        assert!((200..300).contains(&status), "{status} {body}");
+    }
+
+    let listed = config(
+        "listed",
+        "allow_destinations = [\"10.1.0.0/16\", \"127.0.0.1/32\"]\n",
+    );
+    let port = free_port();
+    let _server = start(&listed, port);
+    wait_for_keys(port, "t");
+    let delivered = receive_one_request(receiver);
+    let (status, body) = send(port, "POST", &publish, "t", "x").expect("an answer");
+    assert!((200..300).contains(&status), "{status} {body}");
+    let head = delivered
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the message is delivered");
+    assert!(head.starts_with("POST /hook HTTP/1.1\r\n"), "{head}");
 }
 
 /// A stop by SIGTERM closes the store cleanly, so the next start needs no repair (a

@@ -12,6 +12,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::destination_policy::DestinationPolicy;
+use crate::destination_url::check_url;
 use crate::duration::parse_duration;
 use crate::error::{InputError, InputResult};
 use crate::flow_control::parse_flow_control;
@@ -38,6 +40,8 @@ pub struct PublishLimits {
     pub max_delay_ms: u64,
     /// Largest `Upstash-Timeout`; also the timeout of messages that do not set one.
     pub max_timeout_ms: u64,
+    /// Where callbacks and failure callbacks may point.
+    pub destinations: DestinationPolicy,
 }
 
 impl Default for PublishLimits {
@@ -47,6 +51,7 @@ impl Default for PublishLimits {
             default_retries: 3,
             max_delay_ms: 365 * 24 * 3_600_000,
             max_timeout_ms: 2 * 3_600_000,
+            destinations: DestinationPolicy::allow_all(),
         }
     }
 }
@@ -260,10 +265,14 @@ fn parse_layer(
             "flow-control-key" => flow_key = Some(value.to_string()),
             "flow-control-value" => flow_value = Some(value.to_string()),
             "callback" if depth < MAX_LAYER_DEPTH => {
-                callback_url = Some(check_url(&shown("callback"), value)?)
+                callback_url = Some(check_url(&shown("callback"), value, &limits.destinations)?)
             }
             "failure-callback" if depth < MAX_LAYER_DEPTH => {
-                failure_callback_url = Some(check_url(&shown("failure-callback"), value)?)
+                failure_callback_url = Some(check_url(
+                    &shown("failure-callback"),
+                    value,
+                    &limits.destinations,
+                )?)
             }
             // Only a callback layer records unknown keys: the Python SDK sends
             // `callback_headers={"X": ..}` as `Upstash-Callback-X`, meaning "send X to the
@@ -345,48 +354,6 @@ fn check_header(name: &str, value: &str) -> InputResult<()> {
         )));
     }
     Ok(())
-}
-
-/// Checks that `value` is an absolute http(s) URL with a host, as a destination or
-/// callback must be.
-pub fn check_url(what: &str, value: &str) -> InputResult<String> {
-    let bad = || {
-        InputError::new(format!(
-            "invalid {what} \"{value}\": expected an absolute http:// or https:// URL"
-        ))
-    };
-    let rest = value
-        .strip_prefix("http://")
-        .or_else(|| value.strip_prefix("https://"))
-        .ok_or_else(bad)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let host_only = if host.starts_with('[') {
-        host.split(']')
-            .next()
-            .map(|h| h.trim_start_matches('['))
-            .unwrap_or("")
-    } else {
-        host.split(':').next().unwrap_or("")
-    };
-    if host_only.is_empty()
-        || value.chars().any(|c| c.is_whitespace() || c.is_control())
-        || value.len() > 8192
-    {
-        return Err(bad());
-    }
-    if let Some(port) = host.rsplit_once("]:").map(|(_, p)| p).or_else(|| {
-        if host.starts_with('[') {
-            None
-        } else {
-            host.split_once(':').map(|(_, p)| p)
-        }
-    }) {
-        if port.parse::<u16>().is_err() {
-            return Err(bad());
-        }
-    }
-    Ok(value.to_string())
 }
 
 /// The deduplication key of a publish: the explicit `Upstash-Deduplication-Id`, or,

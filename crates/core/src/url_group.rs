@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::destination_policy::DestinationPolicy;
 use crate::error::{InputError, InputResult};
 use crate::UnixMillis;
 
@@ -78,9 +79,13 @@ impl UrlGroup {
 }
 
 /// Validates an endpoint from a request body.
-pub fn check_endpoint(url: Option<&str>, name: Option<&str>) -> InputResult<Endpoint> {
+pub fn check_endpoint(
+    url: Option<&str>,
+    name: Option<&str>,
+    policy: &DestinationPolicy,
+) -> InputResult<Endpoint> {
     let url = url.ok_or_else(|| InputError::new("every endpoint needs a \"url\""))?;
-    let url = crate::publish::check_url("endpoint url", url)?;
+    let url = crate::destination_url::check_url("endpoint url", url, policy)?;
     if let Some(name) = name {
         if !crate::ids::is_valid_name(name) {
             return Err(InputError::new(format!(

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use depesha_core::backoff::Backoff;
+use depesha_core::destination_policy::DestinationPolicy;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -35,6 +36,9 @@ pub struct EngineConfig {
     pub lookahead: Duration,
     /// How often expired data is pruned.
     pub prune_interval: Duration,
+    /// Which addresses deliveries may connect to; checked against the resolved
+    /// addresses of every connection.
+    pub destinations: DestinationPolicy,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +56,7 @@ impl Default for EngineConfig {
             max_response_body: 256 * 1024,
             lookahead: Duration::from_millis(1000),
             prune_interval: Duration::from_secs(10),
+            destinations: DestinationPolicy::allow_all(),
         }
     }
 }

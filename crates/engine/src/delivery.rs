@@ -2,14 +2,18 @@
 //! client, and what came back. No decisions are taken here; the retry policy of
 //! `depesha-core` and [`crate::outcome`] decide what the answer means.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use depesha_core::destination_policy::DestinationPolicy;
 use depesha_core::header_map::{append, HeaderMap};
 use depesha_core::log::HttpResponse;
 use depesha_core::message::Message;
 use depesha_core::retry_policy::AttemptResult;
 use depesha_core::{ids, jwt};
 use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::guarded_dns::GuardedResolver;
 
 /// The `User-Agent` QStash deliveries carry (spec §5).
 pub const USER_AGENT: &str = "Upstash-QStash";
@@ -26,29 +30,57 @@ const NOT_FORWARDABLE: [&str; 6] = [
 ];
 
 /// Builds the shared HTTP client: connection pooling across deliveries, no redirects
-/// (a 3xx is an answer, and not a 2xx: spec §7), no proxies from the environment.
+/// (a 3xx is an answer, and not a 2xx: spec §7; and a redirect would lead around the
+/// destination policy), no proxies from the environment. A policy that refuses
+/// anything resolves names through [`GuardedResolver`], so the addresses connected to
+/// are the addresses checked.
 ///
 /// `max_in_flight` connections may be open to one host at once; the pool keeps as
 /// many idle, so that a burst of due messages (many delayed messages come due in the
 /// same second) reuses the connections of the last burst instead of opening new ones:
 /// with fewer, each burst paid a TCP connect per delivery beyond the pool's size.
 ///
+/// Header names go out title-cased (`Upstash-Signature`), as QStash sends them: hyper
+/// would lower-case them, and some platforms hand a function a case-sensitive map.
+///
 /// A connection must open within `connect_timeout`: a destination that does not
 /// answer a SYN fails its attempt early instead of holding a slot for the whole
 /// attempt timeout.
-pub fn http_client(max_in_flight: usize, connect_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+pub fn http_client(
+    max_in_flight: usize,
+    connect_timeout: Duration,
+    destinations: &DestinationPolicy,
+) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .pool_max_idle_per_host(max_in_flight.max(1))
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
-        .no_proxy()
+        .http1_title_case_headers()
+        .no_proxy();
+    with_policy(builder, destinations)
         .build()
         .unwrap_or_else(|e| {
             tracing::error!("could not build the tuned HTTP client ({e}); using defaults");
-            reqwest::Client::new()
+            // The fallback keeps what makes deliveries safe: the policy, no redirects.
+            let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+            with_policy(builder, destinations)
+                .build()
+                .unwrap_or_default()
         })
+}
+
+/// Resolves names through [`GuardedResolver`] when the policy refuses anything.
+fn with_policy(
+    builder: reqwest::ClientBuilder,
+    destinations: &DestinationPolicy,
+) -> reqwest::ClientBuilder {
+    if destinations.is_public_only() {
+        builder.dns_resolver(Arc::new(GuardedResolver::new(destinations.clone())))
+    } else {
+        builder
+    }
 }
 
 /// A request ready to send, or the result of an attempt that cannot be sent (an
@@ -56,13 +88,15 @@ pub fn http_client(max_in_flight: usize, connect_timeout: Duration) -> reqwest::
 pub type Prepared = Result<reqwest::Request, AttemptResult>;
 
 /// Builds the signed request of an attempt of `message`, without sending it. The
-/// timeout only starts when it is sent.
+/// timeout only starts when it is sent. A literal address the policy refuses is not
+/// sent (the message may have been accepted before the policy changed).
 pub fn prepare(
     client: &reqwest::Client,
     message: &Message,
     signing_key: &str,
     now_secs: u64,
     timeout: Duration,
+    destinations: &DestinationPolicy,
 ) -> Prepared {
     let method = match reqwest::Method::from_bytes(message.method.as_bytes()) {
         Ok(m) => m,
@@ -113,13 +147,18 @@ pub fn prepare(
             headers.insert(name, value);
         }
     }
-    client
+    let request = client
         .request(method, &message.url)
         .timeout(timeout)
         .headers(headers)
         .body(message.body.clone())
         .build()
-        .map_err(|e| AttemptResult::NoResponse(describe(&e, timeout)))
+        .map_err(|e| AttemptResult::NoResponse(describe(&e, timeout)))?;
+    // Literal addresses bypass the resolver, so they are checked here.
+    destinations
+        .check_literal(request.url())
+        .map_err(|refusal| AttemptResult::NoResponse(refusal.to_string()))?;
+    Ok(request)
 }
 
 /// Sends a prepared request and reads what came back, keeping at most

@@ -92,7 +92,11 @@ impl Engine {
         // At least one, so that deliveries can start at all.
         config.max_in_flight = config.max_in_flight.max(1);
         let (events, rx) = mpsc::unbounded_channel();
-        let client = crate::delivery::http_client(config.max_in_flight, config.connect_timeout);
+        let client = crate::delivery::http_client(
+            config.max_in_flight,
+            config.connect_timeout,
+            &config.destinations,
+        );
         let sending = Semaphore::new(config.max_in_flight);
         let shares = Shares::new(
             config.max_in_flight_per_destination,

@@ -6,6 +6,7 @@
 //! - `fairness`: each destination's and each user's share of the requests in flight;
 //! - `worker`: one delivery from load to committed outcome;
 //! - [`delivery`]: the signed HTTP request;
+//! - [`guarded_dns`]: name resolution that applies the destination policy;
 //! - [`outcome`]: what an attempt's result means for the store (retry, DLQ, callbacks);
 //! - `pruner`: retention;
 //! - `scheduler`: schedules' ticks, each fired once (`Engine::start_scheduler`);
@@ -20,6 +21,7 @@ mod engine;
 mod error;
 mod fairness;
 mod flow;
+pub mod guarded_dns;
 pub mod outcome;
 mod prepared;
 mod pruner;

@@ -143,7 +143,7 @@ fn tick_plan(
     tick: UnixMillis,
     now: UnixMillis,
 ) -> Result<Plan, PlanError> {
-    let destination = Destination::parse(&schedule.destination)?;
+    let destination = Destination::parse(&schedule.destination, &policy.limits.destinations)?;
     let mut plan = engine.plan(
         PublishRequest {
             user: &schedule.user,

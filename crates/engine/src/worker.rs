@@ -259,6 +259,7 @@ async fn prepare(inner: &Inner, message: &Message) -> Option<delivery::Prepared>
         &keys.current,
         inner.clock.now() / 1000,
         timeout_of(inner, message),
+        &inner.config.destinations,
     ))
 }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use depesha_core::destination_policy::DestinationPolicy;
 use depesha_core::keys::SigningKeys;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::EngineConfig;
@@ -84,5 +85,12 @@ impl ServerConfig {
             store_checkpoint_interval: StoreOptions::default().checkpoint_interval,
             connections: ConnectionLimits::default(),
         }
+    }
+
+    /// Where deliveries may go. One setting, two readers: publishing refuses URLs the
+    /// policy refuses (400), and the engine checks every connection against it.
+    pub fn set_destination_policy(&mut self, policy: DestinationPolicy) {
+        self.limits.destinations = policy.clone();
+        self.engine.destinations = policy;
     }
 }

@@ -731,28 +731,6 @@ async fn keys_are_per_user() {
     assert_eq!(theirs["parallelismMax"], 1, "{theirs}");
 }
 
-/// Runs `f` on a runtime of its own, shut down before returning: a server started in
-/// it is gone afterwards, as after a restart.
-fn on_own_runtime<T, F, Fut>(f: F) -> T
-where
-    T: Send + 'static,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = T>,
-{
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let out = runtime.block_on(f());
-        runtime.shutdown_timeout(Duration::from_secs(5));
-        out
-    })
-    .join()
-    .expect("no panic on the server's runtime")
-}
-
 #[test]
 fn waiting_messages_survive_a_restart_and_are_delivered_once_after_resume() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -761,7 +739,7 @@ fn waiting_messages_survive_a_restart_and_are_delivered_once_after_resume() {
     let headers = [(KEY, "durable"), (VALUE, "parallelism=1")];
 
     let (path, rx) = (dir.path().to_path_buf(), receiver.clone());
-    let waiting: BTreeSet<String> = on_own_runtime(move || async move {
+    let waiting: BTreeSet<String> = common::on_own_runtime(move || async move {
         let server = TestServer::builder().data_dir(&path).start().await;
         let user = server.user(1);
         user.publish_ok(&rx.url("/first"), &headers, "first").await;
@@ -780,7 +758,7 @@ fn waiting_messages_survive_a_restart_and_are_delivered_once_after_resume() {
     assert!(receiver.requests_to("/survivor").is_empty());
 
     let (path, rx) = (dir.path().to_path_buf(), receiver.clone());
-    let delivered = on_own_runtime(move || async move {
+    let delivered = common::on_own_runtime(move || async move {
         let server = TestServer::builder().data_dir(&path).start().await;
         let user = server.user(1);
         let k = get_key(&user, "durable").await.ok();

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{dev_user, Receiver, TestServer};
 use depesha_core::jwt;
 
@@ -76,28 +74,6 @@ async fn a_user_without_preset_keys_gets_a_generated_pair() {
     assert_ne!(current, next);
 }
 
-/// Runs `f` on a runtime of its own, which is shut down (with the server on it)
-/// before this returns.
-fn on_own_runtime<T, F, Fut>(f: F) -> T
-where
-    T: Send + 'static,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = T>,
-{
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let out = runtime.block_on(f());
-        runtime.shutdown_timeout(Duration::from_secs(5));
-        out
-    })
-    .join()
-    .expect("no panic")
-}
-
 fn users_with_a_generated_pair() -> Vec<depesha_server::UserConfig> {
     let mut users = common::dev_user_configs();
     users.push(depesha_server::UserConfig {
@@ -114,7 +90,7 @@ fn rotated_and_generated_keys_survive_a_restart_on_the_same_data_dir() {
     let path = dir.path().to_path_buf();
 
     let first = path.clone();
-    let rotated = on_own_runtime(move || async move {
+    let rotated = common::on_own_runtime(move || async move {
         let server = TestServer::builder()
             .users(users_with_a_generated_pair())
             .data_dir(&first)
@@ -127,7 +103,7 @@ fn rotated_and_generated_keys_survive_a_restart_on_the_same_data_dir() {
     assert_eq!(rotated.0 .0, dev_user(1).next);
 
     let second = path.clone();
-    let after_restart = on_own_runtime(move || async move {
+    let after_restart = common::on_own_runtime(move || async move {
         let server = TestServer::builder()
             .users(users_with_a_generated_pair())
             .data_dir(&second)

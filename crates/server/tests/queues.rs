@@ -800,28 +800,6 @@ async fn a_queue_message_retried_from_the_dlq_goes_back_into_its_queue() {
     wait_for_lag(&user, "rq", 0).await;
 }
 
-/// Runs `f` on a runtime of its own, shut down before returning: a server started in
-/// it is gone afterwards, as after a restart.
-fn on_own_runtime<T, F, Fut>(f: F) -> T
-where
-    T: Send + 'static,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = T>,
-{
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let out = runtime.block_on(f());
-        runtime.shutdown_timeout(Duration::from_secs(5));
-        out
-    })
-    .join()
-    .expect("no panic on the server's runtime")
-}
-
 #[test]
 fn a_paused_queue_and_its_messages_survive_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -829,7 +807,7 @@ fn a_paused_queue_and_its_messages_survive_a_restart() {
     let receiver = std::sync::Arc::new(receiver_runtime.block_on(Receiver::start()));
 
     let (path, rx) = (dir.path().to_path_buf(), receiver.clone());
-    let ids = on_own_runtime(move || async move {
+    let ids = common::on_own_runtime(move || async move {
         let server = TestServer::builder().data_dir(&path).start().await;
         let user = server.user(1);
         upsert(
@@ -846,7 +824,7 @@ fn a_paused_queue_and_its_messages_survive_a_restart() {
     });
 
     let (path, rx) = (dir.path().to_path_buf(), receiver.clone());
-    let delivered = on_own_runtime(move || async move {
+    let delivered = common::on_own_runtime(move || async move {
         let server = TestServer::builder().data_dir(&path).start().await;
         let user = server.user(1);
         let q = get_queue(&user, "durable").await.ok();

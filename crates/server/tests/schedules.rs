@@ -669,28 +669,6 @@ async fn tenants_see_and_change_only_their_own_schedules() {
     );
 }
 
-/// Runs `f` on a runtime of its own, shut down when `f` is done: the server it starts
-/// stops and releases the data directory, as when a process exits.
-fn on_own_runtime<T, F, Fut>(f: F) -> T
-where
-    T: Send + 'static,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = T>,
-{
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let out = runtime.block_on(f());
-        runtime.shutdown_timeout(Duration::from_secs(5));
-        out
-    })
-    .join()
-    .expect("server thread")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tick_fires_once_across_a_restart_on_the_same_data_dir() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -700,7 +678,7 @@ async fn a_tick_fires_once_across_a_restart_on_the_same_data_dir() {
 
     let (path, c, r) = (dir.path().to_path_buf(), clock.clone(), receiver.clone());
     let id = tokio::task::spawn_blocking(move || {
-        on_own_runtime(move || async move {
+        common::on_own_runtime(move || async move {
             let server = TestServer::builder()
                 .manual_clock(c.clone())
                 .data_dir(&path)
@@ -720,7 +698,7 @@ async fn a_tick_fires_once_across_a_restart_on_the_same_data_dir() {
     // Same data, same time: the tick of 00:01 was fired and is not fired again.
     let (path, c, r) = (dir.path().to_path_buf(), clock.clone(), receiver.clone());
     tokio::task::spawn_blocking(move || {
-        on_own_runtime(move || async move {
+        common::on_own_runtime(move || async move {
             let server = TestServer::builder()
                 .manual_clock(c.clone())
                 .data_dir(&path)

@@ -53,7 +53,8 @@ pub async fn batch(
             other => other,
         };
         let headers = item_headers(item.headers).map_err(at)?;
-        let destination = Destination::parse(&item.destination).map_err(|e| at(e.into()))?;
+        let destination = Destination::parse(&item.destination, &policy.limits.destinations)
+            .map_err(|e| at(e.into()))?;
         let plan = state
             .engine
             .plan(

@@ -50,9 +50,10 @@ async fn accept(
 ) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
     let (own_query, query_config) = split_destination_query(parts.uri.query().unwrap_or(""));
-    let destination = match Destination::parse(raw_destination)? {
+    let destinations = &state.config.limits.destinations;
+    let destination = match Destination::parse(raw_destination, destinations)? {
         Destination::Url(url) if !own_query.is_empty() => {
-            Destination::parse(&format!("{url}?{own_query}"))?
+            Destination::parse(&format!("{url}?{own_query}"), destinations)?
         }
         other => other,
     };

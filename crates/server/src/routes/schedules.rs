@@ -116,9 +116,10 @@ async fn create(state: &AppState, user: &User, request: Request) -> ApiResult<Js
     let raw = raw_rest(request.uri()).to_string();
     let (parts, body) = request.into_parts();
     let (own_query, query_config) = split_destination_query(parts.uri.query().unwrap_or(""));
-    let destination = match Destination::parse(&raw)? {
+    let destinations = &state.config.limits.destinations;
+    let destination = match Destination::parse(&raw, destinations)? {
         Destination::Url(url) if !own_query.is_empty() => {
-            Destination::parse(&format!("{url}?{own_query}"))?
+            Destination::parse(&format!("{url}?{own_query}"), destinations)?
         }
         other => other,
     };

@@ -140,7 +140,13 @@ pub async fn add_endpoints(
     let endpoints = parsed
         .endpoints
         .iter()
-        .map(|e| check_endpoint(e.url.as_deref(), e.name.as_deref()))
+        .map(|e| {
+            check_endpoint(
+                e.url.as_deref(),
+                e.name.as_deref(),
+                &state.config.limits.destinations,
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let now = state.engine.clock().now();
     let mut group = state

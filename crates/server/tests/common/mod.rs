@@ -796,3 +796,25 @@ pub fn ids_of(items: &Value, field: &str) -> Vec<String> {
         .map(|i| i[field].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// Runs `f` on a runtime of its own, shut down before returning: a server started in
+/// it is gone afterwards, as after a restart.
+pub fn on_own_runtime<T, F, Fut>(f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let out = runtime.block_on(f());
+        runtime.shutdown_timeout(Duration::from_secs(5));
+        out
+    })
+    .join()
+    .expect("no panic on the server's runtime")
+}
