@@ -53,7 +53,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// A fresh data dir and log file for `name`, and a server on it.
-    async fn start_server(&self, name: &str) -> Result<(Depesha, Duration), String> {
+    pub(crate) async fn start_server(&self, name: &str) -> Result<(Depesha, Duration), String> {
         let dir = self.workdir.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -76,7 +76,7 @@ impl Ctx {
     }
 
     /// Removes a scenario's data dir unless `--keep`.
-    fn cleanup(&self, name: &str) {
+    pub(crate) fn cleanup(&self, name: &str) {
         if !self.opts.keep {
             let _ = std::fs::remove_dir_all(self.workdir.join(name));
         }
