@@ -12,6 +12,13 @@
 //! `tracked` set keeps a message from being in memory twice when an announcement and
 //! an index scan both see it.
 //!
+//! A tracked message's delivery may move it out of the index and back before it
+//! finishes: held for its flow-control key (or a paused queue), then released by
+//! another delivery, or by its own second look. The key it comes back at is announced
+//! (or scanned) while the message is still tracked, so it is noted in `moved` and
+//! offered when the delivery finishes; dropped, it would sit below the watermark, on
+//! disk, until the next restart.
+//!
 //! A delivery starts up to [`PREPARE_AHEAD_MS`] before its due time, so that its
 //! request is ready when the time comes (see `crate::prepared`). Twice
 //! `max_in_flight` deliveries may be started; `max_in_flight` of them may have a
@@ -24,7 +31,7 @@
 //! backlog.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use depesha_core::UnixMillis;
@@ -95,6 +102,8 @@ pub(crate) struct Dispatcher {
     events: mpsc::UnboundedReceiver<Event>,
     heap: BinaryHeap<Reverse<DueKey>>,
     tracked: HashSet<(String, String)>,
+    /// The newest key seen for a message while it was already tracked.
+    moved: HashMap<(String, String), DueKey>,
     watermark: Watermark,
     in_flight: usize,
 }
@@ -106,6 +115,7 @@ impl Dispatcher {
             events,
             heap: BinaryHeap::new(),
             tracked: HashSet::new(),
+            moved: HashMap::new(),
             watermark: Watermark::Start,
             in_flight: 0,
         }
@@ -165,17 +175,36 @@ impl Dispatcher {
             Event::Pending(key) => self.offer(key),
             Event::Finished { key, next } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
-                self.tracked.remove(&(key.user, key.id));
+                let message = (key.user, key.id);
+                self.tracked.remove(&message);
+                let moved = self.moved.remove(&message);
                 if let Some(next) = next {
                     self.offer(next);
+                }
+                // A delivery from `next` reads the message afresh, wherever it is now.
+                if let Some(moved) = moved.filter(|_| !self.tracked.contains(&message)) {
+                    self.offer(moved);
                 }
             }
         }
     }
 
-    /// Puts a key in memory if the loaded window covers it and it is not there yet.
+    /// Puts a key in memory if the loaded window covers it and it is not there yet;
+    /// a new key of a message already there is noted for when it leaves.
     fn offer(&mut self, key: DueKey) {
-        if self.watermark.covers(&key) && self.tracked.insert((key.user.clone(), key.id.clone())) {
+        if self.watermark.covers(&key) {
+            self.track(key);
+        }
+    }
+
+    /// Puts a key of the loaded window in the heap, or notes it in `moved` when its
+    /// message is already in memory.
+    fn track(&mut self, key: DueKey) {
+        let message = (key.user.clone(), key.id.clone());
+        if self.tracked.contains(&message) {
+            self.moved.insert(message, key);
+        } else {
+            self.tracked.insert(message);
             self.heap.push(Reverse(key));
         }
     }
@@ -188,9 +217,7 @@ impl Dispatcher {
                 let full = keys.len() == SCAN_LIMIT;
                 let last = keys.last().cloned();
                 for key in keys {
-                    if self.tracked.insert((key.user.clone(), key.id.clone())) {
-                        self.heap.push(Reverse(key));
-                    }
+                    self.track(key);
                 }
                 self.watermark = match (full, last) {
                     (true, Some(last)) => Watermark::At(last),
@@ -229,5 +256,160 @@ impl Dispatcher {
                 drop(attempt);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, EngineConfig, ManualClock, PublishPolicy, PublishRequest};
+    use depesha_core::destination::Destination;
+    use depesha_core::message::MessageState;
+    use depesha_store::embedded::EmbeddedStore;
+    use depesha_store::{Unit, UnitOutcome, Write};
+
+    const NOW: UnixMillis = 1_800_000_000_000;
+    const MINUTE: UnixMillis = 60_000;
+
+    /// An engine on a frozen clock, and a second dispatcher over it that the test
+    /// drives event by event. Every key below is due minutes from now, beyond the
+    /// engine's own dispatcher's window, so that one never touches them.
+    fn setup(dir: &std::path::Path) -> (Engine, Dispatcher) {
+        let store = Arc::new(EmbeddedStore::open(dir).expect("store"));
+        let engine = Engine::start(
+            store,
+            Arc::new(ManualClock::new(NOW)),
+            EngineConfig::default(),
+        );
+        let (_announcements, events) = mpsc::unbounded_channel();
+        let dispatcher = Dispatcher::new(engine.inner().clone(), events);
+        (engine, dispatcher)
+    }
+
+    fn applied_keys(outcomes: Vec<UnitOutcome>) -> Vec<DueKey> {
+        match outcomes.into_iter().next() {
+            Some(UnitOutcome::Applied(applied)) => applied.became_due,
+            other => panic!("not applied: {other:?}"),
+        }
+    }
+
+    /// Publishes a message with flow-control key `k`, delayed `minutes`.
+    async fn publish(engine: &Engine, minutes: u64) -> DueKey {
+        let destination = Destination::Url("http://127.0.0.1:9/".into());
+        let request = PublishRequest {
+            user: "u",
+            destination: &destination,
+            headers: vec![
+                ("Upstash-Delay".into(), format!("{minutes}m")),
+                ("Upstash-Flow-Control-Key".into(), "k".into()),
+                ("Upstash-Flow-Control-Value".into(), "parallelism=1".into()),
+            ],
+            body: Vec::new(),
+            caller_ip: None,
+            queue: None,
+            schedule_id: None,
+        };
+        let policy = PublishPolicy {
+            limits: Default::default(),
+            dedup_window_ms: 0,
+        };
+        let plan = engine.plan(request, &policy).expect("plan");
+        let keys = applied_keys(engine.commit(vec![plan.unit]).await.expect("publish"));
+        keys.into_iter().next().expect("a pending key")
+    }
+
+    /// What a delivery held back by its key writes (`worker::hold`), and then a
+    /// release of the key's wait-list at `at` (`worker::release_waiting`).
+    async fn hold_and_release(engine: &Engine, key: &DueKey, at: UnixMillis) -> DueKey {
+        let mut message = engine
+            .store()
+            .message(&key.user, &key.id)
+            .expect("read")
+            .expect("stored");
+        message.state = MessageState::Waiting;
+        let hold = Unit::new(vec![Write::PutMessage(message)]);
+        engine.commit(vec![hold]).await.expect("hold");
+        let release = Unit::new(vec![Write::ReleaseWaiting {
+            user: key.user.clone(),
+            key: "k".into(),
+            count: 1,
+            now: at,
+        }]);
+        let keys = applied_keys(engine.commit(vec![release]).await.expect("release"));
+        keys.into_iter().next().expect("released")
+    }
+
+    /// Starts the delivery of the next key, as `start_due` does.
+    fn start_next(dispatcher: &mut Dispatcher) -> DueKey {
+        let Some(Reverse(key)) = dispatcher.heap.pop() else {
+            panic!("nothing to deliver");
+        };
+        dispatcher.in_flight += 1;
+        key
+    }
+
+    fn in_memory(dispatcher: &Dispatcher) -> Vec<DueKey> {
+        dispatcher.heap.iter().map(|Reverse(k)| k.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_message_released_while_its_held_delivery_finishes_is_delivered_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (engine, mut dispatcher) = setup(dir.path());
+        dispatcher.watermark = Watermark::Through(NOW + 60 * MINUTE);
+        let first = publish(&engine, 10).await;
+        dispatcher.handle(Event::Pending(first.clone()));
+        let delivering = start_next(&mut dispatcher);
+        // The delivery is held back by its key; before it reports, a slot frees and
+        // the message is released, inside the loaded window.
+        let released = hold_and_release(&engine, &delivering, NOW + 20 * MINUTE).await;
+        dispatcher.handle(Event::Pending(released.clone()));
+        dispatcher.handle(Event::Finished {
+            key: delivering,
+            next: None,
+        });
+        assert_eq!(in_memory(&dispatcher), vec![released]);
+    }
+
+    #[tokio::test]
+    async fn a_message_scanned_at_a_new_key_while_its_delivery_runs_is_delivered_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (engine, mut dispatcher) = setup(dir.path());
+        let first = publish(&engine, 10).await;
+        dispatcher.watermark = Watermark::Through(first.due);
+        dispatcher.handle(Event::Pending(first.clone()));
+        let delivering = start_next(&mut dispatcher);
+        // Released beyond the loaded window: the announcement is left to the scan,
+        // which comes while the delivery still runs.
+        let released = hold_and_release(&engine, &delivering, NOW + 30 * MINUTE).await;
+        dispatcher.handle(Event::Pending(released.clone()));
+        dispatcher.scan(NOW + 60 * MINUTE);
+        assert!(in_memory(&dispatcher).is_empty());
+        dispatcher.handle(Event::Finished {
+            key: delivering,
+            next: None,
+        });
+        assert_eq!(in_memory(&dispatcher), vec![released]);
+    }
+
+    #[tokio::test]
+    async fn a_retry_announced_before_its_delivery_finishes_is_in_memory_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (engine, mut dispatcher) = setup(dir.path());
+        dispatcher.watermark = Watermark::Through(NOW + 60 * MINUTE);
+        let first = publish(&engine, 10).await;
+        dispatcher.handle(Event::Pending(first.clone()));
+        let delivering = start_next(&mut dispatcher);
+        let retry = DueKey {
+            due: NOW + 15 * MINUTE,
+            ..delivering.clone()
+        };
+        dispatcher.handle(Event::Pending(retry.clone()));
+        dispatcher.handle(Event::Finished {
+            key: delivering,
+            next: Some(retry.clone()),
+        });
+        assert_eq!(in_memory(&dispatcher), vec![retry]);
+        assert!(dispatcher.moved.is_empty());
     }
 }

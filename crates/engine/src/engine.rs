@@ -113,6 +113,12 @@ impl Engine {
         Engine { inner }
     }
 
+    /// The engine's insides, for tests that drive a part of it by hand.
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
     }
