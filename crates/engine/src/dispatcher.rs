@@ -126,6 +126,9 @@ impl Dispatcher {
             .unwrap_or(1000)
             .max(1);
         loop {
+            if self.inner.is_closed() {
+                return; // a clean stop: the store answers nothing any more
+            }
             let now = self.inner.clock.now();
             if self.watermark.frontier() < now + lookahead / 2 && self.heap.len() < MAX_IN_MEMORY {
                 self.scan(now + lookahead);
@@ -224,6 +227,8 @@ impl Dispatcher {
                     _ => Watermark::Through(until),
                 };
             }
+            // Closed for a stop while this scan ran: the loop ends at its next turn.
+            Err(_) if self.inner.is_closed() => {}
             Err(e) => tracing::error!("could not read the due-time index (will retry): {e}"),
         }
     }
