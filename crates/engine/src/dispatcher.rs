@@ -39,7 +39,7 @@ use depesha_store::DueKey;
 use tokio::sync::mpsc;
 
 use crate::engine::Inner;
-use crate::worker::PREPARE_AHEAD_MS;
+use crate::worker::{PREPARE_AHEAD_MS, STORE_RETRY_MS};
 
 /// Keys loaded per index scan.
 const SCAN_LIMIT: usize = 8192;
@@ -182,7 +182,7 @@ impl Dispatcher {
                 self.tracked.remove(&message);
                 let moved = self.moved.remove(&message);
                 if let Some(next) = next {
-                    self.offer(next);
+                    self.offer_next(next);
                 }
                 // A delivery from `next` reads the message afresh, wherever it is now.
                 if let Some(moved) = moved.filter(|_| !self.tracked.contains(&message)) {
@@ -197,6 +197,21 @@ impl Dispatcher {
     fn offer(&mut self, key: DueKey) {
         if self.watermark.covers(&key) {
             self.track(key);
+        }
+    }
+
+    /// Offers the key a finished delivery handed back. One that could not read or
+    /// write the store hands back a wake-up [`STORE_RETRY_MS`] away while the store
+    /// still holds the message at its old key, below the watermark, where no scan
+    /// looks again: a key that near is kept in memory even when the window does not
+    /// cover it yet (a later scan that finds the message's real key notes it in
+    /// `moved`). Farther keys — retries — are in the store, where the scan finds them.
+    fn offer_next(&mut self, next: DueKey) {
+        let lookahead = u64::try_from(self.inner.config.lookahead.as_millis()).unwrap_or(1000);
+        if next.due <= self.inner.clock.now() + lookahead.max(STORE_RETRY_MS) {
+            self.track(next);
+        } else {
+            self.offer(next);
         }
     }
 
@@ -395,6 +410,29 @@ mod tests {
             next: None,
         });
         assert_eq!(in_memory(&dispatcher), vec![released]);
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_after_a_store_error_is_kept_although_the_window_does_not_cover_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (engine, mut dispatcher) = setup(dir.path());
+        dispatcher.watermark = Watermark::Through(NOW + 60 * MINUTE);
+        let first = publish(&engine, 10).await;
+        dispatcher.handle(Event::Pending(first.clone()));
+        let delivering = start_next(&mut dispatcher);
+        // The window has been loaded only half a second ahead when the delivery,
+        // unable to read the store, asks to be woken in a second; the store still
+        // holds the message at the key the window has passed.
+        dispatcher.watermark = Watermark::Through(NOW + 500);
+        let wake_up = DueKey {
+            due: NOW + STORE_RETRY_MS,
+            ..delivering.clone()
+        };
+        dispatcher.handle(Event::Finished {
+            key: delivering,
+            next: Some(wake_up.clone()),
+        });
+        assert_eq!(in_memory(&dispatcher), vec![wake_up]);
     }
 
     #[tokio::test]
