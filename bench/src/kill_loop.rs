@@ -75,7 +75,7 @@ enum Moment {
 
 impl Moment {
     fn of_cycle(cycle: usize) -> Moment {
-        if cycle % 2 == 0 {
+        if cycle.is_multiple_of(2) {
             Moment::Publishing
         } else {
             Moment::Delivery
@@ -239,18 +239,30 @@ async fn create_queue(ctx: &Ctx, server: &Depesha) -> Result<(), String> {
     }
 }
 
+/// What every cycle of a run shares.
+struct Run {
+    opts: KillLoopOpts,
+    /// The receiver's URL for this run.
+    destination: String,
+    acks: Arc<Acks>,
+    tracker: Arc<Tracker>,
+}
+
 /// Runs one cycle: publishes its messages, kills the server at the cycle's moment,
 /// starts it again, and publishes what the kill interrupted.
 async fn cycle(
     ctx: &Ctx,
     server: &mut Depesha,
+    run: &Run,
     number: usize,
-    opts: &KillLoopOpts,
     random: &mut Random,
-    destination: &str,
-    acks: &Arc<Acks>,
-    tracker: &Tracker,
 ) -> Result<Cycle, String> {
+    let Run {
+        opts,
+        destination,
+        acks,
+        tracker,
+    } = run;
     let moment = Moment::of_cycle(number);
     let start = number * opts.messages;
     let publishing = Arc::new(Publishing {
@@ -375,27 +387,21 @@ pub async fn kill_loop(ctx: &Ctx, opts: &KillLoopOpts) -> Result<Report, String>
         ),
     );
     r.main = Table::new(&["figure", "value", "note"]);
-    let (run, tracker) = ctx.receiver.register(n, Behaviour::default());
-    let destination = ctx.receiver.url(run);
-    let acks = Arc::new(Acks((0..n).map(|_| AtomicBool::new(false)).collect()));
+    let (receiver_run, tracker) = ctx.receiver.register(n, Behaviour::default());
+    let run = Run {
+        opts: *opts,
+        destination: ctx.receiver.url(receiver_run),
+        acks: Arc::new(Acks((0..n).map(|_| AtomicBool::new(false)).collect())),
+        tracker,
+    };
+    let (acks, tracker) = (&run.acks, &run.tracker);
     let (mut server, _) = ctx.start_server(ID).await?;
     create_queue(ctx, &server).await?;
     let mut cycles = Vec::with_capacity(opts.cycles);
     for number in 0..opts.cycles {
-        let c = cycle(
-            ctx,
-            &mut server,
-            number,
-            opts,
-            &mut random,
-            &destination,
-            &acks,
-            &tracker,
-        )
-        .await?;
-        cycles.push(c);
+        cycles.push(cycle(ctx, &mut server, &run, number, &mut random).await?);
     }
-    settle(ctx, &mut server, &acks, &tracker, n).await;
+    settle(ctx, &mut server, acks, tracker, n).await;
     server.check_alive()?;
     let mut counts = Counts::default();
     for i in 0..n {
@@ -407,7 +413,7 @@ pub async fn kill_loop(ctx: &Ctx, opts: &KillLoopOpts) -> Result<Report, String>
             ));
         }
     }
-    ctx.receiver.unregister(run);
+    ctx.receiver.unregister(receiver_run);
     rows(&mut r, &counts, &cycles);
     let stopped = server.stop().await?;
     if stopped.killed {
