@@ -359,13 +359,38 @@ mod tests {
         keys.into_iter().next().expect("released")
     }
 
-    /// Starts the delivery of the next key, as `start_due` does.
-    fn start_next(dispatcher: &mut Dispatcher) -> DueKey {
+    /// An engine, a test dispatcher whose window is loaded through `loaded`, and the
+    /// delivery of one flow-controlled message due in ten minutes, started as
+    /// `start_due` starts it.
+    struct Delivering {
+        _dir: tempfile::TempDir,
+        engine: Engine,
+        dispatcher: Dispatcher,
+        key: DueKey,
+    }
+
+    async fn delivering(loaded: UnixMillis) -> Delivering {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (engine, mut dispatcher) = setup(dir.path());
+        dispatcher.watermark = Watermark::Through(loaded);
+        let first = publish(&engine, 10).await;
+        dispatcher.handle(Event::Pending(first));
         let Some(Reverse(key)) = dispatcher.heap.pop() else {
-            panic!("nothing to deliver");
+            panic!("the message is not in the window");
         };
         dispatcher.in_flight += 1;
-        key
+        Delivering {
+            _dir: dir,
+            engine,
+            dispatcher,
+            key,
+        }
+    }
+
+    /// The delivery reports that it is over.
+    fn finish(d: &mut Delivering, next: Option<DueKey>) {
+        let key = d.key.clone();
+        d.dispatcher.handle(Event::Finished { key, next });
     }
 
     fn in_memory(dispatcher: &Dispatcher) -> Vec<DueKey> {
@@ -374,85 +399,53 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_released_while_its_held_delivery_finishes_is_delivered_again() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (engine, mut dispatcher) = setup(dir.path());
-        dispatcher.watermark = Watermark::Through(NOW + 60 * MINUTE);
-        let first = publish(&engine, 10).await;
-        dispatcher.handle(Event::Pending(first.clone()));
-        let delivering = start_next(&mut dispatcher);
+        let mut d = delivering(NOW + 60 * MINUTE).await;
         // The delivery is held back by its key; before it reports, a slot frees and
         // the message is released, inside the loaded window.
-        let released = hold_and_release(&engine, &delivering, NOW + 20 * MINUTE).await;
-        dispatcher.handle(Event::Pending(released.clone()));
-        dispatcher.handle(Event::Finished {
-            key: delivering,
-            next: None,
-        });
-        assert_eq!(in_memory(&dispatcher), vec![released]);
+        let released = hold_and_release(&d.engine, &d.key, NOW + 20 * MINUTE).await;
+        d.dispatcher.handle(Event::Pending(released.clone()));
+        finish(&mut d, None);
+        assert_eq!(in_memory(&d.dispatcher), vec![released]);
     }
 
     #[tokio::test]
     async fn a_message_scanned_at_a_new_key_while_its_delivery_runs_is_delivered_again() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (engine, mut dispatcher) = setup(dir.path());
-        let first = publish(&engine, 10).await;
-        dispatcher.watermark = Watermark::Through(first.due);
-        dispatcher.handle(Event::Pending(first.clone()));
-        let delivering = start_next(&mut dispatcher);
+        let mut d = delivering(NOW + 10 * MINUTE).await;
         // Released beyond the loaded window: the announcement is left to the scan,
         // which comes while the delivery still runs.
-        let released = hold_and_release(&engine, &delivering, NOW + 30 * MINUTE).await;
-        dispatcher.handle(Event::Pending(released.clone()));
-        dispatcher.scan(NOW + 60 * MINUTE);
-        assert!(in_memory(&dispatcher).is_empty());
-        dispatcher.handle(Event::Finished {
-            key: delivering,
-            next: None,
-        });
-        assert_eq!(in_memory(&dispatcher), vec![released]);
+        let released = hold_and_release(&d.engine, &d.key, NOW + 30 * MINUTE).await;
+        d.dispatcher.handle(Event::Pending(released.clone()));
+        d.dispatcher.scan(NOW + 60 * MINUTE);
+        assert!(in_memory(&d.dispatcher).is_empty());
+        finish(&mut d, None);
+        assert_eq!(in_memory(&d.dispatcher), vec![released]);
     }
 
     #[tokio::test]
     async fn a_wake_up_after_a_store_error_is_kept_although_the_window_does_not_cover_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (engine, mut dispatcher) = setup(dir.path());
-        dispatcher.watermark = Watermark::Through(NOW + 60 * MINUTE);
-        let first = publish(&engine, 10).await;
-        dispatcher.handle(Event::Pending(first.clone()));
-        let delivering = start_next(&mut dispatcher);
+        let mut d = delivering(NOW + 60 * MINUTE).await;
         // The window has been loaded only half a second ahead when the delivery,
         // unable to read the store, asks to be woken in a second; the store still
         // holds the message at the key the window has passed.
-        dispatcher.watermark = Watermark::Through(NOW + 500);
+        d.dispatcher.watermark = Watermark::Through(NOW + 500);
         let wake_up = DueKey {
             due: NOW + STORE_RETRY_MS,
-            ..delivering.clone()
+            ..d.key.clone()
         };
-        dispatcher.handle(Event::Finished {
-            key: delivering,
-            next: Some(wake_up.clone()),
-        });
-        assert_eq!(in_memory(&dispatcher), vec![wake_up]);
+        finish(&mut d, Some(wake_up.clone()));
+        assert_eq!(in_memory(&d.dispatcher), vec![wake_up]);
     }
 
     #[tokio::test]
     async fn a_retry_announced_before_its_delivery_finishes_is_in_memory_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (engine, mut dispatcher) = setup(dir.path());
-        dispatcher.watermark = Watermark::Through(NOW + 60 * MINUTE);
-        let first = publish(&engine, 10).await;
-        dispatcher.handle(Event::Pending(first.clone()));
-        let delivering = start_next(&mut dispatcher);
+        let mut d = delivering(NOW + 60 * MINUTE).await;
         let retry = DueKey {
             due: NOW + 15 * MINUTE,
-            ..delivering.clone()
+            ..d.key.clone()
         };
-        dispatcher.handle(Event::Pending(retry.clone()));
-        dispatcher.handle(Event::Finished {
-            key: delivering,
-            next: Some(retry.clone()),
-        });
-        assert_eq!(in_memory(&dispatcher), vec![retry]);
-        assert!(dispatcher.moved.is_empty());
+        d.dispatcher.handle(Event::Pending(retry.clone()));
+        finish(&mut d, Some(retry.clone()));
+        assert_eq!(in_memory(&d.dispatcher), vec![retry]);
+        assert!(d.dispatcher.moved.is_empty());
     }
 }
