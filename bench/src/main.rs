@@ -11,9 +11,15 @@
 //! cargo build --release -p depesha -p depesha-bench
 //! target/release/depesha-bench all            # every scenario at the issue's scale
 //! target/release/depesha-bench sustained      # or 1..8, smoke
+//! target/release/depesha-bench kill-loop --cycles 20 --messages 10000
 //! ```
+//!
+//! `kill-loop` is not a benchmark: it kills the server with SIGKILL under load, again
+//! and again, and fails when an acknowledged message is never delivered (see
+//! `kill_loop.rs`).
 
 mod attack;
+mod kill_loop;
 mod load;
 mod receiver;
 mod report;
@@ -66,6 +72,9 @@ enum Scenario {
     All,
     /// 1, 4, 5 and 8 at a tiny scale (seconds): asserts nothing is lost, no timing.
     Smoke,
+    /// `--cycles` × (publish `--messages` under load, `kill -9`, restart): nothing
+    /// acknowledged may be lost.
+    KillLoop,
 }
 
 #[derive(Parser, Debug)]
@@ -130,6 +139,15 @@ struct Cli {
     /// Scenario 9: half-open connections.
     #[arg(long, default_value_t = 5_000)]
     half_open: usize,
+    /// Kill loop: cycles of publish, `kill -9`, restart.
+    #[arg(long, default_value_t = 20)]
+    cycles: usize,
+    /// Kill loop: messages published per cycle.
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
+    /// Kill loop: the seed of its random kill moments [default: from the clock].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Where the scenarios' data dirs go [default: the system temp dir].
     #[arg(long)]
     data_root: Option<PathBuf>,
@@ -277,6 +295,14 @@ async fn run(cli: Cli) -> ExitCode {
                     half_open: cli.half_open,
                 };
                 attack::attack(&ctx, sizes).await
+            }
+            Scenario::KillLoop => {
+                let opts = kill_loop::KillLoopOpts {
+                    cycles: cli.cycles,
+                    messages: cli.messages,
+                    seed: cli.seed,
+                };
+                kill_loop::kill_loop(&ctx, &opts).await
             }
             Scenario::All | Scenario::Smoke => unreachable!(),
         };

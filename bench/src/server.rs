@@ -1,6 +1,6 @@
 //! The `depesha dev` child process: start on a free loopback port with a data dir,
-//! wait until it answers, stop it (SIGTERM, then SIGKILL if it hangs), restart it, and
-//! read its memory from `/proc`.
+//! wait until it answers, stop it (SIGTERM, then SIGKILL if it hangs), restart it, kill
+//! it with SIGKILL and start it again, and read its memory from `/proc`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
@@ -184,6 +184,17 @@ impl Depesha {
         let stopped = self.stop().await?;
         let ready = self.spawn_and_wait(client).await?;
         Ok((stopped, ready))
+    }
+
+    /// `kill -9`: the server gets no chance to finish anything (the kill loop's crash).
+    pub fn kill_now(&mut self) {
+        self.kill();
+    }
+
+    /// Starts the server again on the same data dir (on a new free port) after
+    /// [`Depesha::kill_now`]; returns the time from spawn to ready.
+    pub async fn respawn(&mut self, client: &Client) -> Result<Duration, String> {
+        self.spawn_and_wait(client).await
     }
 
     fn kill(&mut self) {

@@ -5,6 +5,7 @@
 //! trades latency for batching. "2xx means fsync'd" holds for every caller, because
 //! each waits for the commit that contains its unit.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use depesha_store::{Store, StoreError, Unit, UnitOutcome};
@@ -24,6 +25,8 @@ struct Request {
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<Request>,
+    /// The store was closed on purpose (a clean stop).
+    closed: Arc<AtomicBool>,
 }
 
 impl Committer {
@@ -31,12 +34,26 @@ impl Committer {
     /// dropped.
     pub fn start(store: Arc<dyn Store>) -> Self {
         let (tx, rx) = mpsc::channel::<Request>(16_384);
+        let closed = Arc::new(AtomicBool::new(false));
+        let thread_closed = closed.clone();
         std::thread::Builder::new()
             .name("depesha-committer".into())
-            .spawn(move || run(store, rx))
+            .spawn(move || run(store, rx, &thread_closed))
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("could not start the committer thread: {e}"));
-        Committer { tx }
+        Committer { tx, closed }
+    }
+
+    /// Says that the store is being closed on purpose, before it is: a commit that
+    /// fails from then on fails because of the stop (the store refuses all work once
+    /// closed), which is no fault to log; its caller hears `ShuttingDown`.
+    pub fn store_closing(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Committer::store_closing`] was called.
+    pub fn is_store_closing(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// Applies `units` durably; returns one outcome per unit, in order.
@@ -53,7 +70,7 @@ impl Committer {
     }
 }
 
-fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
+fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>, closed: &AtomicBool) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         let mut units = batch[0].units.len();
@@ -82,6 +99,11 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
                 for (reply, size) in replies.into_iter().zip(sizes) {
                     let mine: Vec<UnitOutcome> = outcomes.by_ref().take(size).collect();
                     let _ = reply.send(Ok(mine));
+                }
+            }
+            Err(_) if closed.load(Ordering::SeqCst) => {
+                for reply in replies {
+                    let _ = reply.send(Err(EngineError::ShuttingDown));
                 }
             }
             Err(e) => {

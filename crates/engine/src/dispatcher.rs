@@ -12,6 +12,13 @@
 //! `tracked` set keeps a message from being in memory twice when an announcement and
 //! an index scan both see it.
 //!
+//! A tracked message's delivery may move it out of the index and back before it
+//! finishes: held for its flow-control key (or a paused queue), then released by
+//! another delivery, or by its own second look. The key it comes back at is announced
+//! (or scanned) while the message is still tracked, so it is noted in `moved` and
+//! offered when the delivery finishes; dropped, it would sit below the watermark, on
+//! disk, until the next restart.
+//!
 //! A delivery starts up to [`PREPARE_AHEAD_MS`] before its due time, so that its
 //! request is ready when the time comes (see `crate::prepared`). Twice
 //! `max_in_flight` deliveries may be started; `max_in_flight` of them may have a
@@ -33,7 +40,7 @@ use tokio::sync::mpsc;
 
 use crate::engine::Inner;
 use crate::fairness::{Freed, Lane};
-use crate::worker::{Ended, PREPARE_AHEAD_MS};
+use crate::worker::{Ended, PREPARE_AHEAD_MS, STORE_RETRY_MS};
 
 /// Keys loaded per index scan.
 const SCAN_LIMIT: usize = 8192;
@@ -112,6 +119,8 @@ pub(crate) struct Dispatcher {
     events: mpsc::UnboundedReceiver<Event>,
     heap: BinaryHeap<Reverse<DueKey>>,
     tracked: HashSet<(String, String)>,
+    /// The newest key seen for a message while it was already tracked.
+    moved: HashMap<(String, String), DueKey>,
     watermark: Watermark,
     in_flight: usize,
     /// Keys held back by a lane with no free slot, in the order they were refused.
@@ -141,6 +150,7 @@ impl Dispatcher {
             events,
             heap: BinaryHeap::new(),
             tracked: HashSet::new(),
+            moved: HashMap::new(),
             watermark: Watermark::Start,
             in_flight: 0,
             parked: HashMap::new(),
@@ -155,6 +165,9 @@ impl Dispatcher {
             .unwrap_or(1000)
             .max(1);
         loop {
+            if self.inner.is_closed() {
+                return; // a clean stop: the store answers nothing any more
+            }
             let now = self.inner.clock.now();
             if self.watermark.frontier() < now + lookahead / 2 && self.heap.len() < MAX_IN_MEMORY {
                 self.scan(now + lookahead);
@@ -205,9 +218,15 @@ impl Dispatcher {
             Event::Finished { key, next } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 self.resolve(&key);
-                self.tracked.remove(&(key.user, key.id));
+                let message = (key.user, key.id);
+                self.tracked.remove(&message);
+                let moved = self.moved.remove(&message);
                 if let Some(next) = next {
-                    self.offer(next);
+                    self.offer_next(next);
+                }
+                // A delivery from `next` reads the message afresh, wherever it is now.
+                if let Some(moved) = moved.filter(|_| !self.tracked.contains(&message)) {
+                    self.offer(moved);
                 }
             }
             Event::Blocked { key, lane } => {
@@ -308,9 +327,37 @@ impl Dispatcher {
         }
     }
 
-    /// Puts a key in memory if the loaded window covers it and it is not there yet.
+    /// Puts a key in memory if the loaded window covers it and it is not there yet;
+    /// a new key of a message already there is noted for when it leaves.
     fn offer(&mut self, key: DueKey) {
-        if self.watermark.covers(&key) && self.tracked.insert((key.user.clone(), key.id.clone())) {
+        if self.watermark.covers(&key) {
+            self.track(key);
+        }
+    }
+
+    /// Offers the key a finished delivery handed back. One that could not read or
+    /// write the store hands back a wake-up [`STORE_RETRY_MS`] away while the store
+    /// still holds the message at its old key, below the watermark, where no scan
+    /// looks again: a key that near is kept in memory even when the window does not
+    /// cover it yet (a later scan that finds the message's real key notes it in
+    /// `moved`). Farther keys — retries — are in the store, where the scan finds them.
+    fn offer_next(&mut self, next: DueKey) {
+        let lookahead = u64::try_from(self.inner.config.lookahead.as_millis()).unwrap_or(1000);
+        if next.due <= self.inner.clock.now() + lookahead.max(STORE_RETRY_MS) {
+            self.track(next);
+        } else {
+            self.offer(next);
+        }
+    }
+
+    /// Puts a key of the loaded window in the heap, or notes it in `moved` when its
+    /// message is already in memory.
+    fn track(&mut self, key: DueKey) {
+        let message = (key.user.clone(), key.id.clone());
+        if self.tracked.contains(&message) {
+            self.moved.insert(message, key);
+        } else {
+            self.tracked.insert(message);
             self.heap.push(Reverse(key));
         }
     }
@@ -323,15 +370,15 @@ impl Dispatcher {
                 let full = keys.len() == SCAN_LIMIT;
                 let last = keys.last().cloned();
                 for key in keys {
-                    if self.tracked.insert((key.user.clone(), key.id.clone())) {
-                        self.heap.push(Reverse(key));
-                    }
+                    self.track(key);
                 }
                 self.watermark = match (full, last) {
                     (true, Some(last)) => Watermark::At(last),
                     _ => Watermark::Through(until),
                 };
             }
+            // Closed for a stop while this scan ran: the loop ends at its next turn.
+            Err(_) if self.inner.is_closed() => {}
             Err(e) => tracing::error!("could not read the due-time index (will retry): {e}"),
         }
     }
@@ -367,5 +414,176 @@ impl Dispatcher {
                 drop(attempt);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, EngineConfig, ManualClock, PublishPolicy, PublishRequest};
+    use depesha_core::destination::Destination;
+    use depesha_core::message::MessageState;
+    use depesha_store::embedded::EmbeddedStore;
+    use depesha_store::{Unit, UnitOutcome, Write};
+
+    const NOW: UnixMillis = 1_800_000_000_000;
+    const MINUTE: UnixMillis = 60_000;
+
+    /// An engine on a frozen clock, and a second dispatcher over it that the test
+    /// drives event by event. Every key below is due minutes from now, beyond the
+    /// engine's own dispatcher's window, so that one never touches them.
+    fn setup(dir: &std::path::Path) -> (Engine, Dispatcher) {
+        let store = Arc::new(EmbeddedStore::open(dir).expect("store"));
+        let engine = Engine::start(
+            store,
+            Arc::new(ManualClock::new(NOW)),
+            EngineConfig::default(),
+        );
+        let (_announcements, events) = mpsc::unbounded_channel();
+        let dispatcher = Dispatcher::new(engine.inner().clone(), events);
+        (engine, dispatcher)
+    }
+
+    fn applied_keys(outcomes: Vec<UnitOutcome>) -> Vec<DueKey> {
+        match outcomes.into_iter().next() {
+            Some(UnitOutcome::Applied(applied)) => applied.became_due,
+            other => panic!("not applied: {other:?}"),
+        }
+    }
+
+    /// Publishes a message with flow-control key `k`, delayed `minutes`.
+    async fn publish(engine: &Engine, minutes: u64) -> DueKey {
+        let destination = Destination::Url("http://127.0.0.1:9/".into());
+        let request = PublishRequest {
+            user: "u",
+            destination: &destination,
+            headers: vec![
+                ("Upstash-Delay".into(), format!("{minutes}m")),
+                ("Upstash-Flow-Control-Key".into(), "k".into()),
+                ("Upstash-Flow-Control-Value".into(), "parallelism=1".into()),
+            ],
+            body: Vec::new(),
+            caller_ip: None,
+            queue: None,
+            schedule_id: None,
+        };
+        let policy = PublishPolicy {
+            limits: Default::default(),
+            dedup_window_ms: 0,
+        };
+        let plan = engine.plan(request, &policy).expect("plan");
+        let keys = applied_keys(engine.commit(vec![plan.unit]).await.expect("publish"));
+        keys.into_iter().next().expect("a pending key")
+    }
+
+    /// What a delivery held back by its key writes (`worker::hold`), and then a
+    /// release of the key's wait-list at `at` (`worker::release_waiting`).
+    async fn hold_and_release(engine: &Engine, key: &DueKey, at: UnixMillis) -> DueKey {
+        let mut message = engine
+            .store()
+            .message(&key.user, &key.id)
+            .expect("read")
+            .expect("stored");
+        message.state = MessageState::Waiting;
+        let hold = Unit::new(vec![Write::PutMessage(message)]);
+        engine.commit(vec![hold]).await.expect("hold");
+        let release = Unit::new(vec![Write::ReleaseWaiting {
+            user: key.user.clone(),
+            key: "k".into(),
+            count: 1,
+            now: at,
+        }]);
+        let keys = applied_keys(engine.commit(vec![release]).await.expect("release"));
+        keys.into_iter().next().expect("released")
+    }
+
+    /// An engine, a test dispatcher whose window is loaded through `loaded`, and the
+    /// delivery of one flow-controlled message due in ten minutes, started as
+    /// `start_due` starts it.
+    struct Delivering {
+        _dir: tempfile::TempDir,
+        engine: Engine,
+        dispatcher: Dispatcher,
+        key: DueKey,
+    }
+
+    async fn delivering(loaded: UnixMillis) -> Delivering {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (engine, mut dispatcher) = setup(dir.path());
+        dispatcher.watermark = Watermark::Through(loaded);
+        let first = publish(&engine, 10).await;
+        dispatcher.handle(Event::Pending(first));
+        let Some(Reverse(key)) = dispatcher.heap.pop() else {
+            panic!("the message is not in the window");
+        };
+        dispatcher.in_flight += 1;
+        Delivering {
+            _dir: dir,
+            engine,
+            dispatcher,
+            key,
+        }
+    }
+
+    /// The delivery reports that it is over.
+    fn finish(d: &mut Delivering, next: Option<DueKey>) {
+        let key = d.key.clone();
+        d.dispatcher.handle(Event::Finished { key, next });
+    }
+
+    fn in_memory(dispatcher: &Dispatcher) -> Vec<DueKey> {
+        dispatcher.heap.iter().map(|Reverse(k)| k.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_message_released_while_its_held_delivery_finishes_is_delivered_again() {
+        let mut d = delivering(NOW + 60 * MINUTE).await;
+        // The delivery is held back by its key; before it reports, a slot frees and
+        // the message is released, inside the loaded window.
+        let released = hold_and_release(&d.engine, &d.key, NOW + 20 * MINUTE).await;
+        d.dispatcher.handle(Event::Pending(released.clone()));
+        finish(&mut d, None);
+        assert_eq!(in_memory(&d.dispatcher), vec![released]);
+    }
+
+    #[tokio::test]
+    async fn a_message_scanned_at_a_new_key_while_its_delivery_runs_is_delivered_again() {
+        let mut d = delivering(NOW + 10 * MINUTE).await;
+        // Released beyond the loaded window: the announcement is left to the scan,
+        // which comes while the delivery still runs.
+        let released = hold_and_release(&d.engine, &d.key, NOW + 30 * MINUTE).await;
+        d.dispatcher.handle(Event::Pending(released.clone()));
+        d.dispatcher.scan(NOW + 60 * MINUTE);
+        assert!(in_memory(&d.dispatcher).is_empty());
+        finish(&mut d, None);
+        assert_eq!(in_memory(&d.dispatcher), vec![released]);
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_after_a_store_error_is_kept_although_the_window_does_not_cover_it() {
+        let mut d = delivering(NOW + 60 * MINUTE).await;
+        // The window has been loaded only half a second ahead when the delivery,
+        // unable to read the store, asks to be woken in a second; the store still
+        // holds the message at the key the window has passed.
+        d.dispatcher.watermark = Watermark::Through(NOW + 500);
+        let wake_up = DueKey {
+            due: NOW + STORE_RETRY_MS,
+            ..d.key.clone()
+        };
+        finish(&mut d, Some(wake_up.clone()));
+        assert_eq!(in_memory(&d.dispatcher), vec![wake_up]);
+    }
+
+    #[tokio::test]
+    async fn a_retry_announced_before_its_delivery_finishes_is_in_memory_once() {
+        let mut d = delivering(NOW + 60 * MINUTE).await;
+        let retry = DueKey {
+            due: NOW + 15 * MINUTE,
+            ..d.key.clone()
+        };
+        d.dispatcher.handle(Event::Pending(retry.clone()));
+        finish(&mut d, Some(retry.clone()));
+        assert_eq!(in_memory(&d.dispatcher), vec![retry]);
+        assert!(d.dispatcher.moved.is_empty());
     }
 }

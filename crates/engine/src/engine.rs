@@ -126,6 +126,12 @@ impl Engine {
         Engine { inner }
     }
 
+    /// The engine's insides, for tests that drive a part of it by hand.
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
     }
@@ -229,7 +235,11 @@ impl Engine {
 
     /// Closes the store at shutdown, after [`Engine::drain`]: the next start then opens
     /// it at once instead of repairing it.
+    ///
+    /// The dispatcher ends at its next turn, and nothing that fails because the store
+    /// is closed is logged as an error: a clean stop logs none.
     pub fn close_store(&self) -> Result<(), EngineError> {
+        self.inner.committer.store_closing();
         Ok(self.inner.store.close()?)
     }
 
@@ -261,6 +271,11 @@ impl Inner {
     pub(crate) fn announce(&self, event: Event) {
         // Fails only when the dispatcher is gone (shutdown); the store still has it all.
         let _ = self.events.send(event);
+    }
+
+    /// The store was closed for a clean stop: background work ends quietly.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.committer.is_store_closing()
     }
 
     pub(crate) fn is_draining(&self) -> bool {
@@ -325,5 +340,85 @@ async fn resume_waiting(inner: Arc<Inner>) {
             .unwrap_or_else(|| FlowKey::new(&user, &key, now));
         inner.flow.set_waiting(&user, &key, waiting, now, || limits);
         crate::worker::release_waiting(&inner, &user, &key).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use depesha_store::embedded::EmbeddedStore;
+    use depesha_store::{Unit, Write};
+
+    use super::*;
+    use crate::ManualClock;
+
+    /// Everything logged on this thread, as text.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_clean_stop_ends_the_dispatcher_and_logs_no_error() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(EmbeddedStore::open(dir.path()).expect("store"));
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let engine = Engine::start(store, clock.clone(), EngineConfig::default());
+        tokio::task::yield_now().await; // the dispatcher's first scan
+
+        engine.drain(Duration::from_secs(1)).await;
+        engine.close_store().expect("close");
+        // The dispatcher's next turn comes after the store is closed.
+        clock.advance(Duration::from_secs(10));
+        for _ in 0..500 {
+            if engine.inner.events.is_closed() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let text = logs.text();
+        assert!(
+            !text.contains("ERROR"),
+            "errors logged on a clean stop:\n{text}"
+        );
+        assert!(
+            engine.inner.events.is_closed(),
+            "the dispatcher still runs after the stop"
+        );
+        let late = Unit::new(vec![Write::PutKeys {
+            user: "u".into(),
+            keys: SigningKeys::generate(),
+        }]);
+        assert!(matches!(
+            engine.commit(vec![late]).await,
+            Err(EngineError::ShuttingDown)
+        ));
     }
 }

@@ -19,7 +19,7 @@ use crate::outcome::{outcome, Retention};
 use crate::prepared::Ticket;
 
 /// How long to wait before trying again when the store could not be read or written.
-const STORE_RETRY_MS: u64 = 1000;
+pub(crate) const STORE_RETRY_MS: u64 = 1000;
 /// How long before its due time the dispatcher may start a delivery, so that it is
 /// prepared when the time comes (see [`crate::prepared`]).
 pub(crate) const PREPARE_AHEAD_MS: u64 = 100;
