@@ -11,8 +11,8 @@ mod support;
 use std::path::Path;
 
 use depesha_store::embedded::{EmbeddedStore, StoreOptions};
-use depesha_store::{MessageStore, Store, StoreError, Unit, Write};
-use support::{message, SMALL_DISK_ENV};
+use depesha_store::{MessageStore, Store, StoreError, Unit};
+use support::{large_message, put, SMALL_DISK_ENV};
 
 const USER: &str = "ann";
 /// Room the test takes from the disk before the store fills the rest, and gives back
@@ -27,11 +27,7 @@ fn large_batch(prefix: &str, batch: u64) -> (Vec<String>, Vec<Unit>) {
     let ids: Vec<String> = (0..4).map(|i| format!("{prefix}_{batch}_{i}")).collect();
     let units = ids
         .iter()
-        .map(|id| {
-            let mut m = message(USER, id, batch);
-            m.body = vec![b'x'; 16 * 1024];
-            Unit::new(vec![Write::PutMessage(m)])
-        })
+        .map(|id| put(large_message(USER, id, batch)))
         .collect();
     (ids, units)
 }
