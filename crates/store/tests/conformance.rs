@@ -15,8 +15,8 @@ use depesha_store::{
     Write,
 };
 use support::{
-    claimed_publish, commit_all, delivered, dlq_entry, flow_key, group, log, message, position,
-    put, queue, queued, schedule, waiting, Backend, Embedded,
+    claimed_publish, commit_all, delivered, dlq_entry, flow_key, group, large_message, log,
+    message, position, put, queue, queued, schedule, waiting, Backend, Embedded,
 };
 
 const A: &str = "ann";
@@ -2183,10 +2183,8 @@ pub fn full_disk_loses_nothing_acknowledged<B: Backend>(backend: &B) {
         let units = ids
             .iter()
             .map(|id| {
-                let mut m = message(A, id, batch);
-                m.body = vec![b'x'; 16 * 1024];
                 Unit::new(vec![
-                    Write::PutMessage(m),
+                    Write::PutMessage(large_message(A, id, batch)),
                     Write::AppendLog(log(A, id, LogState::Created, batch)),
                 ])
             })

@@ -3,7 +3,10 @@
 //! commit acknowledged, whether it lies before, across or after a checkpoint.
 //!
 //! Each test re-runs this test binary as a child that commits forever and prints what
-//! was acknowledged, kills it with SIGKILL, reopens the store and checks.
+//! was acknowledged, kills it with SIGKILL, reopens the store and checks — also that
+//! the reopen did not repair the file by reading it whole: every durable commit
+//! records redb's allocator state, so the cost of a restart after a crash does not
+//! grow with the store.
 
 mod support;
 
@@ -12,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use depesha_core::filter::{Filter, Order};
-use depesha_store::embedded::{EmbeddedStore, StoreOptions};
+use depesha_store::embedded::{EmbeddedStore, Recoveries, StoreOptions};
 use depesha_store::{Guard, LogStore, MessageStore, Store, Unit, Write};
 use support::{claimed_publish, message};
 
@@ -21,6 +24,8 @@ const CHILD_DIR: &str = "DEPESHA_JOURNAL_TEST_CHILD_DIR";
 const CHILD_CHECKPOINT_BYTES: &str = "DEPESHA_JOURNAL_TEST_CHECKPOINT_BYTES";
 const CHILD_PREFIX: &str = "DEPESHA_JOURNAL_TEST_PREFIX";
 const ACKED: &str = "acked ";
+const CHILD_WITHOUT_QUICK_REPAIR_DIR: &str = "DEPESHA_JOURNAL_TEST_NO_QUICK_REPAIR_DIR";
+const READY: &str = "ready";
 
 /// The child: commits batches of four guarded publishes with the given checkpoint
 /// size, printing each id after its commit returned.
@@ -101,6 +106,11 @@ fn kill_child_after(
 }
 
 fn assert_all_there(store: &EmbeddedStore, acked: &[String]) {
+    assert_eq!(
+        store.recoveries().full_repairs,
+        0,
+        "the reopen after the crash read the whole file to repair it"
+    );
     for id in acked {
         assert!(
             store.message(USER, id).expect("read").is_some(),
@@ -184,4 +194,74 @@ fn two_crashes_in_a_row_lose_nothing_acknowledged() {
     acked.extend(kill_child_after(dir.path(), "second_", 32 << 10, 300));
     let store = EmbeddedStore::open(dir.path()).expect("reopen again");
     assert_all_there(&store, &acked);
+}
+
+#[test]
+fn a_crash_before_the_first_checkpoint_needs_no_full_repair() {
+    // Only the durable commit that created the tables lies before the crash.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = crash_and_reopen(dir.path(), 64 << 20, 40);
+    assert_eq!(store.recoveries(), Recoveries::default());
+}
+
+/// The child for the test below: a durable commit as a build without quick repair made
+/// it (redb's default), then it waits to be killed.
+#[test]
+fn child_committing_without_quick_repair() {
+    let Ok(dir) = std::env::var(CHILD_WITHOUT_QUICK_REPAIR_DIR) else {
+        return; // run as a normal test: nothing to do
+    };
+    let path = std::path::Path::new(&dir).join(depesha_store::embedded::FILE_NAME);
+    let db = redb::Database::create(path).expect("child create");
+    let txn = db.begin_write().expect("child write");
+    txn.open_table(redb::TableDefinition::<u64, u64>::new("older_build"))
+        .expect("child table")
+        .insert(1, 1)
+        .expect("child insert");
+    txn.commit().expect("child commit");
+    // After libtest's "test <name> ... ", on the same line.
+    println!("{READY}");
+    let _ = std::io::stdout().flush();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_file_that_needs_a_full_repair_is_repaired_and_reported_once() {
+    // redb calls the repair callback once per pass over the file (three here); the
+    // repair is one event, logged and counted once.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "child_committing_without_quick_repair",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_WITHOUT_QUICK_REPAIR_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the child");
+    let ready = BufReader::new(child.stdout.take().expect("child stdout"))
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.ends_with(READY));
+    child.kill().expect("SIGKILL the child");
+    let _ = child.wait();
+    assert!(ready, "the child did not commit");
+    let store = EmbeddedStore::open(dir.path()).expect("open after the crash");
+    assert_eq!(
+        store.recoveries(),
+        Recoveries {
+            reopens: 0,
+            full_repairs: 1
+        }
+    );
+    // Repaired, the file is a store like any other.
+    store
+        .commit(vec![Unit::new(vec![Write::PutMessage(message(
+            USER, "m", 1,
+        ))])])
+        .expect("commit");
+    assert!(store.message(USER, "m").expect("read").is_some());
 }

@@ -26,6 +26,7 @@ use redb::{
 
 use super::codec::{decode, decode_message, encode, encode_log, encode_message, io, MessageHead};
 use super::journal::Journal;
+use super::space::DurableGate;
 use super::tables::{
     self as t, dedup_key, dlq_key, due_key, expiry_key, flow_wait_key, log_key, message_key,
     parse_dlq_id, write_scope,
@@ -42,9 +43,14 @@ pub(super) type DedupClaim = (Vec<String>, UnixMillis);
 /// is appended to the journal and fsync'd, and only then is the transaction committed,
 /// so readers never see a commit that is not durable yet. Any failure before the
 /// journal append aborts the transaction; a failure after it takes the record back.
+///
+/// When the journal cannot take the record (a full disk), the commit is tried as a
+/// durable redb commit instead, if `gate` allows one; otherwise it fails at once, having
+/// changed nothing.
 pub(super) fn commit(
     db: &Database,
     journal: &mut Journal,
+    gate: &DurableGate,
     units: Vec<Unit>,
 ) -> StoreResult<Vec<UnitOutcome>> {
     if units.is_empty() {
@@ -63,11 +69,23 @@ pub(super) fn commit(
     if let Err(e) = journal.append(lsn, &record) {
         journal.check_usable()?;
         // The journal could not take the record (a full disk, say; the record was taken
-        // back). A durable redb commit needs no journal and makes everything before it
-        // durable too, which is a checkpoint: the journal starts again after it.
+        // back). A durable redb commit needs no journal and may still fit in the
+        // database's free pages; it makes everything before it durable too, which is a
+        // checkpoint: the journal starts again after it. After one such commit failed,
+        // the gate stays shut until space comes back, so that a full disk costs each
+        // failing write nothing but this attempt to append (dropping `txn` aborts it).
+        if !gate.allows(record.len() as u64) {
+            return Err(StoreError::Io(format!(
+                "no room for the commit (the disk is full?): {e}"
+            )));
+        }
         tracing::warn!("journal append failed, committing to the database directly: {e}");
-        txn.set_durability(Durability::Immediate).map_err(io)?;
-        txn.commit().map_err(io)?;
+        make_durable(&mut txn)?;
+        if let Err(failed) = txn.commit() {
+            gate.failed();
+            return Err(io(failed));
+        }
+        gate.succeeded();
         journal.restart(lsn);
         return Ok(outcomes);
     }
@@ -93,13 +111,17 @@ pub(super) fn commit(
 pub(super) fn replay(
     db: &Database,
     records: &[(u64, Vec<Unit>)],
-    durability: Durability,
+    durable: bool,
 ) -> StoreResult<()> {
     let Some(last) = records.last().map(|(lsn, _)| *lsn) else {
         return Ok(());
     };
     let mut txn = db.begin_write().map_err(io)?;
-    txn.set_durability(durability).map_err(io)?;
+    if durable {
+        make_durable(&mut txn)?;
+    } else {
+        txn.set_durability(Durability::None).map_err(io)?;
+    }
     let units = records.iter().flat_map(|(_, units)| units.iter().cloned());
     apply(&txn, units.collect(), last)?;
     txn.commit().map_err(io)
@@ -109,12 +131,25 @@ pub(super) fn replay(
 /// the journal can start again.
 pub(super) fn checkpoint(db: &Database, lsn: u64) -> StoreResult<()> {
     let mut txn = db.begin_write().map_err(io)?;
-    txn.set_durability(Durability::Immediate).map_err(io)?;
+    make_durable(&mut txn)?;
     txn.open_table(t::META)
         .map_err(io)?
         .insert(t::META_JOURNAL_LSN, lsn)
         .map_err(io)?;
     txn.commit().map_err(io)
+}
+
+/// Makes `txn` a durable commit that also records redb's allocator state ("quick
+/// repair", with a two-phase commit), so that the first open after a crash loads that
+/// state instead of walking the whole file to rebuild it: restart after `kill -9` then
+/// costs the journal's replay, whatever the store's size. Every durable commit must do
+/// so, since each durable commit that does not drops the recorded state. The price is a
+/// second fsync and the allocator state's pages per durable commit, which are rare
+/// (checkpoints, prunes).
+pub(super) fn make_durable(txn: &mut WriteTransaction) -> StoreResult<()> {
+    txn.set_durability(Durability::Immediate).map_err(io)?;
+    txn.set_quick_repair(true);
+    Ok(())
 }
 
 /// The LSN of the last journaled commit applied to `db` (0 before the first).

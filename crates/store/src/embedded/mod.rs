@@ -30,9 +30,11 @@
 //! makes a last checkpoint, so a restart after SIGTERM has nothing to replay.
 //!
 //! redb is copy-on-write with checksummed commit slots, so after `kill -9` or power
-//! loss the file reopens at the last durable commit (redb repairs its allocator state
-//! on the first open after a crash, which walks the file) and the journal brings it to
-//! the last acknowledged commit. A failed write (full disk, I/O error) aborts the
+//! loss the file reopens at the last durable commit and the journal brings it to the
+//! last acknowledged commit. Every durable commit records redb's allocator state
+//! ("quick repair", `commit::make_durable`), so that first open loads it instead of
+//! walking the whole file to rebuild it: restart after a crash costs the journal's
+//! replay, not the store's size. A failed write (full disk, I/O error) aborts the
 //! transaction: nothing of that commit is applied. When the journal cannot take a
 //! record (a full disk), the commit falls back to a durable redb commit, which may
 //! still fit in the database's free pages; when replaying after a crash cannot be
@@ -43,7 +45,11 @@
 //! ("previous I/O error"). The store then closes and reopens the file by itself (the
 //! failing call still returns `Io`; a read is retried once on the new handle, a commit
 //! is not, since its caller decides about retries) and replays the journal, so a full
-//! disk heals as soon as space is freed, without restarting the server. The directory
+//! disk heals as soon as space is freed, without restarting the server. Only durable
+//! commits (checkpoints, prunes, that fallback) can leave redb in that state, and after
+//! one failed the store tries none until space comes back (`space.rs`): on a full disk
+//! a write the journal cannot take then fails at once, without a reopen, and reads go
+//! on. [`EmbeddedStore::recoveries`] counts the reopens and full repairs. The directory
 //! is fsync'd after the file is created, so a new data file's directory entry survives
 //! power loss too.
 //!
@@ -158,7 +164,9 @@ mod prune;
 mod queues;
 mod reads;
 mod records;
+mod recoveries;
 mod schedules;
+mod space;
 mod tables;
 
 use std::path::{Path, PathBuf};
@@ -175,7 +183,7 @@ use depesha_core::queue::{Queue, QueuePosition};
 use depesha_core::schedule::Schedule;
 use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
-use redb::{Database, Durability, ReadableTable};
+use redb::{Database, ReadableTable};
 
 use crate::{
     DlqStore, DueKey, FlowKeyStore, GroupStore, KeyStore, LogStore, MessageStore, Page, PruneStats,
@@ -183,6 +191,9 @@ use crate::{
 };
 use codec::io;
 use journal::Journal;
+pub use recoveries::Recoveries;
+use recoveries::RecoveryCounters;
+use space::DurableGate;
 
 /// The data file's name inside the data directory.
 pub const FILE_NAME: &str = "depesha.redb";
@@ -242,6 +253,9 @@ pub struct EmbeddedStore {
     db: RwLock<Slot>,
     /// Where the next log prune resumes (a key bound in the `logs` table).
     log_prune_cursor: Mutex<Vec<u8>>,
+    /// Whether durable commits may be tried (shut after one failed on a full disk).
+    durable_gate: DurableGate,
+    counters: RecoveryCounters,
 }
 
 /// The open database and its journal.
@@ -288,7 +302,8 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Io(format!("creating {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
-        let db = open_database(dir, &path, &options)?;
+        let counters = RecoveryCounters::default();
+        let db = open_database(dir, &path, &options, &counters)?;
         // Make the new file's directory entry (and the directory's) durable too.
         sync_dir(dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -304,12 +319,19 @@ impl EmbeddedStore {
                 closed: false,
             }),
             log_prune_cursor: Mutex::new(Vec::new()),
+            durable_gate: DurableGate::new(dir),
+            counters,
         })
     }
 
     /// The data file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How often the store had to recover itself since it was opened.
+    pub fn recoveries(&self) -> Recoveries {
+        self.counters.snapshot()
     }
 
     /// Runs `op` on the current database. When it fails because redb needs a reopen,
@@ -415,10 +437,12 @@ impl EmbeddedStore {
             }
         }
         slot.generation += 1;
+        self.counters.reopened();
         slot.db = Some(Arc::new(open_database(
             &self.dir,
             &self.path,
             &self.options,
+            &self.counters,
         )?));
         Ok(())
     }
@@ -461,13 +485,18 @@ impl EmbeddedStore {
 
 /// Opens the database and its journal, and applies the journaled commits the
 /// database's last durable state lacks (after a crash).
-fn open_database(dir: &Path, path: &Path, options: &StoreOptions) -> StoreResult<Opened> {
+fn open_database(
+    dir: &Path,
+    path: &Path,
+    options: &StoreOptions,
+    counters: &RecoveryCounters,
+) -> StoreResult<Opened> {
     let in_file = |e| match e {
         StoreError::Io(m) => StoreError::Io(format!("{}: {m}", path.display())),
         StoreError::Corrupt(m) => StoreError::Corrupt(format!("{}: {m}", path.display())),
         other => other,
     };
-    let db = open_file(path, options)?;
+    let db = open_file(path, options, counters)?;
     init(&db).map_err(in_file)?;
     let (mut journal, records) = Journal::open(dir)?;
     let durable = commit::applied_lsn(&db).map_err(in_file)?;
@@ -483,7 +512,7 @@ fn open_database(dir: &Path, path: &Path, options: &StoreOptions) -> StoreResult
         commits = missing.len(),
         "the store was not closed cleanly; applying the journal's last commits again"
     );
-    let db = match commit::replay(&db, &missing, Durability::Immediate) {
+    let db = match commit::replay(&db, &missing, true) {
         Ok(()) => {
             journal.restart(last);
             db
@@ -493,8 +522,8 @@ fn open_database(dir: &Path, path: &Path, options: &StoreOptions) -> StoreResult
         Err(e) if codec::needs_reopen(&e) => {
             tracing::warn!("could not write the replayed commits to the database ({e}); keeping them in the journal");
             drop(db);
-            let db = open_file(path, options)?;
-            commit::replay(&db, &missing, Durability::None).map_err(in_file)?;
+            let db = open_file(path, options, counters)?;
+            commit::replay(&db, &missing, false).map_err(in_file)?;
             journal.resume(&records);
             db
         }
@@ -506,14 +535,14 @@ fn open_database(dir: &Path, path: &Path, options: &StoreOptions) -> StoreResult
     })
 }
 
-fn open_file(path: &Path, options: &StoreOptions) -> StoreResult<Database> {
+fn open_file(
+    path: &Path,
+    options: &StoreOptions,
+    counters: &RecoveryCounters,
+) -> StoreResult<Database> {
     redb::Builder::new()
         .set_cache_size(options.cache_bytes)
-        .set_repair_callback(|_| {
-            tracing::warn!(
-                "the store was not closed cleanly; repairing it (this reads the whole file once)"
-            );
-        })
+        .set_repair_callback(counters.repair_callback())
         .create(path)
         .map_err(|e| StoreError::Io(format!("opening {}: {e}", path.display())))
 }
@@ -550,9 +579,13 @@ fn sync_dir(dir: &Path) -> StoreResult<()> {
 }
 
 /// Creates every table (so reads never meet a missing one) and checks the format.
+/// Commits (durably) only when that changed something: an open on a full disk must not
+/// fail for a commit with nothing in it.
 fn init(db: &Database) -> StoreResult<()> {
     let mut txn = db.begin_write().map_err(io)?;
-    txn.set_durability(Durability::Immediate).map_err(io)?;
+    commit::make_durable(&mut txn)?;
+    let tables_before = txn.list_tables().map_err(io)?.count();
+    let mut changed = false;
     {
         txn.open_table(tables::MESSAGES).map_err(io)?;
         txn.open_table(tables::DUE).map_err(io)?;
@@ -580,6 +613,7 @@ fn init(db: &Database) -> StoreResult<()> {
             None | Some(UPGRADABLE_FORMAT_VERSION) => {
                 meta.insert(tables::META_FORMAT, FORMAT_VERSION)
                     .map_err(io)?;
+                changed = true;
             }
             Some(other) => {
                 return Err(StoreError::Corrupt(format!(
@@ -588,7 +622,12 @@ fn init(db: &Database) -> StoreResult<()> {
             }
         }
     }
-    txn.commit().map_err(io)
+    changed |= txn.list_tables().map_err(io)?.count() != tables_before;
+    if changed {
+        txn.commit().map_err(io)
+    } else {
+        txn.abort().map_err(io)
+    }
 }
 
 impl MessageStore for EmbeddedStore {
@@ -732,7 +771,12 @@ impl Store for EmbeddedStore {
         let mut units = Some(units);
         self.with_opened(false, |opened| {
             let mut journal = opened.journal()?;
-            commit::commit(&opened.db, &mut journal, units.take().unwrap_or_default())
+            commit::commit(
+                &opened.db,
+                &mut journal,
+                &self.durable_gate,
+                units.take().unwrap_or_default(),
+            )
         })
     }
 
@@ -744,10 +788,19 @@ impl Store for EmbeddedStore {
             if !due || journal.len() == 0 {
                 return Ok(());
             }
+            // After a checkpoint failed on a full disk, the next one waits until space
+            // comes back: trying it now would fail again, and make the store reopen.
+            // The journal keeps every commit meanwhile.
+            // It writes the pages of what the journal holds, with the B-tree pages
+            // around them: up to about twice the journal's size, as measured.
+            if !self.durable_gate.allows(journal.len().saturating_mul(2)) {
+                return Ok(());
+            }
             let lsn = journal.next_lsn() - 1;
             let started = Instant::now();
             match commit::checkpoint(&opened.db, lsn) {
                 Ok(()) => {
+                    self.durable_gate.succeeded();
                     tracing::debug!(
                         lsn,
                         journal_bytes = journal.len(),
@@ -760,6 +813,7 @@ impl Store for EmbeddedStore {
                 // Nothing is lost: the journal still holds every commit since the last
                 // checkpoint, and the next operation reopens the database.
                 Err(e) => {
+                    self.durable_gate.failed();
                     tracing::warn!("checkpoint failed: {e}");
                     Err(e)
                 }
@@ -773,9 +827,28 @@ impl Store for EmbeddedStore {
         logs_before: UnixMillis,
         limit: usize,
     ) -> StoreResult<PruneStats> {
-        self.with(false, |db| {
+        // Prune commits durably; on a full disk it waits for space like a checkpoint.
+        if !self.durable_gate.allows(0) {
+            return Err(StoreError::Io(
+                "the disk is full; pruning waits until space is freed".into(),
+            ));
+        }
+        let pruned = self.with(false, |db| {
             prune::prune(db, &self.log_prune_cursor, now, logs_before, limit)
-        })
+        });
+        match &pruned {
+            // Only a commit that wrote something proves there is space again.
+            Ok(stats)
+                if stats.messages + stats.dlq_entries + stats.dedup_keys + stats.log_entries
+                    > 0 =>
+            {
+                self.durable_gate.succeeded()
+            }
+            Ok(_) => {}
+            Err(e) if codec::needs_reopen(e) => self.durable_gate.failed(),
+            Err(_) => {}
+        }
+        pruned
     }
 
     fn close(&self) -> StoreResult<()> {

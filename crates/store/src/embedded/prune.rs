@@ -17,10 +17,10 @@ use std::sync::Mutex;
 
 use depesha_core::dlq::DlqEntry;
 use depesha_core::UnixMillis;
-use redb::{Database, Durability, ReadableTable, Table};
+use redb::{Database, ReadableTable, Table};
 
 use super::codec::{decode, io, log_time, MessageHead};
-use super::commit::{table, DedupClaim};
+use super::commit::{make_durable, table, DedupClaim};
 use super::tables::{self as t, split_time, time_upper_bound, user_of, KeyBounds};
 use crate::{PruneStats, StoreResult};
 
@@ -38,7 +38,7 @@ pub(super) fn prune(
         return Ok(stats);
     }
     let mut txn = db.begin_write().map_err(io)?;
-    txn.set_durability(Durability::Immediate).map_err(io)?;
+    make_durable(&mut txn)?;
     let (touched, next_log_cursor) = {
         let mut messages = None;
         let mut expiry = None;

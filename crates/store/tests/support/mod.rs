@@ -287,6 +287,13 @@ pub fn claimed_publish(user: &str, id: &str, due: u64) -> Unit {
     )
 }
 
+/// A pending message with a 16 KiB body, to fill a small disk quickly.
+pub fn large_message(user: &str, id: &str, due: u64) -> Message {
+    let mut m = message(user, id, due);
+    m.body = vec![b'x'; 16 * 1024];
+    m
+}
+
 pub fn put(m: Message) -> Unit {
     Unit::new(vec![Write::PutMessage(m)])
 }
