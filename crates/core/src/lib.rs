@@ -10,6 +10,7 @@
 //! `depesha-store`, scheduled and delivered by `depesha-engine`.
 
 pub mod backoff;
+pub mod batch;
 pub mod callback;
 pub mod cron;
 pub mod cron_fields;
