@@ -5,6 +5,7 @@
 
 use depesha_core::batch::parse_batch;
 use depesha_core::destination::Destination;
+use depesha_core::destination_policy::DestinationPolicy;
 use depesha_core::publish::{classify, PublishLimits};
 use libfuzzer_sys::fuzz_target;
 
@@ -15,9 +16,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(items) = parse_batch(data) else {
         return;
     };
-    let limits = PublishLimits::default();
+    // The strict policy of `depesha serve`: the checks of every callback layer run.
+    let limits = PublishLimits {
+        destinations: DestinationPolicy::public_only(Vec::new()),
+        ..PublishLimits::default()
+    };
     for item in items {
-        let _ = Destination::parse(&item.destination);
+        let _ = Destination::parse(&item.destination, &limits.destinations);
         let _ = classify(&item.headers, &limits, NOW);
     }
 });

@@ -5,7 +5,7 @@
 //! pages within the family's limits and matches subjects without panicking.
 #![no_main]
 
-use depesha_core::filter::{pairs_from_json, parse, Scope, Subject};
+use depesha_core::filter::{parse_request, Scope, Subject};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,24 +20,23 @@ fuzz_target!(|data: &[u8]| {
         b'd' => Scope::Dlq,
         _ => Scope::Logs,
     };
-    let pairs = if selector.is_ascii_uppercase() {
+    let parsed = if selector.is_ascii_uppercase() {
         let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
             return;
         };
-        match pairs_from_json(&json) {
-            Ok(pairs) => pairs,
-            Err(_) => return,
-        }
+        parse_request(scope, &[], Some(&json))
     } else {
-        text.split('&')
+        let pairs: Vec<(String, String)> = text
+            .split('&')
             .filter(|pair| !pair.is_empty())
             .map(|pair| {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
                 (key.to_string(), value.to_string())
             })
-            .collect()
+            .collect();
+        parse_request(scope, &pairs, None)
     };
-    let Ok((filter, paging)) = parse(scope, &pairs) else {
+    let Ok((filter, paging)) = parsed else {
         return;
     };
     let (_, max_count) = scope.count_limits();
