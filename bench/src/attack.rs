@@ -21,9 +21,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::load::{closed_loop, Job, Kind};
-use crate::receiver::Behaviour;
 use crate::report::{Report, Table};
-use crate::scenarios::{await_delivery, evaluate, progress, publish, Ctx, DriveSpec, Load};
+use crate::scenarios::{await_delivery, evaluate, progress, publish, Ctx, Load};
 use crate::server::Depesha;
 use crate::stats::{fmt_int, fmt_ns, fmt_rate, Summary};
 
@@ -146,17 +145,7 @@ async fn healthy(
         ctx,
         server,
         id,
-        Load {
-            kind: Kind::Publish,
-            n,
-            headers: &[],
-            not_before: None,
-            behaviour: Behaviour::default(),
-            drive: DriveSpec::Open {
-                rate,
-                cap: ctx.opts.open_loop_cap,
-            },
-        },
+        Load::fixed_rate(n, rate, ctx.opts.open_loop_cap),
     )
     .await?;
     let deadline = Instant::now() + Duration::from_secs_f64(secs * 4.0 + 30.0);

@@ -216,6 +216,20 @@ pub(crate) struct Load<'a> {
     pub drive: DriveSpec,
 }
 
+impl Load<'static> {
+    /// `n` plain publishes offered at `rate` per second, open loop.
+    pub(crate) fn fixed_rate(n: usize, rate: f64, cap: usize) -> Self {
+        Load {
+            kind: Kind::Publish,
+            n,
+            headers: &[],
+            not_before: None,
+            behaviour: Behaviour::default(),
+            drive: DriveSpec::Open { rate, cap },
+        }
+    }
+}
+
 /// Registers a receiver run and publishes `load.n` messages to it.
 pub(crate) async fn publish(
     ctx: &Ctx,
@@ -658,17 +672,7 @@ pub async fn fixed_rate(ctx: &Ctx) -> Result<Report, String> {
         ctx,
         &server,
         id,
-        Load {
-            kind: Kind::Publish,
-            n,
-            headers: &[],
-            not_before: None,
-            behaviour: Behaviour::default(),
-            drive: DriveSpec::Open {
-                rate,
-                cap: ctx.opts.open_loop_cap,
-            },
-        },
+        Load::fixed_rate(n, rate, ctx.opts.open_loop_cap),
     )
     .await?;
     await_delivery(ctx, &mut server, id, &phase, None).await?;
