@@ -305,6 +305,20 @@ impl Settings {
     }
 }
 
+/// Reads `allow_destinations` from a TOML list or from one comma-separated string.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match ListOrCommas::deserialize(d)? {
+        ListOrCommas::List(list) => list,
+        ListOrCommas::Commas(text) => text.split(',').map(|s| s.trim().to_string()).collect(),
+    })
+}
+
 #[cfg(test)]
 mod connection_settings_tests {
     use super::*;
@@ -370,18 +384,4 @@ mod connection_settings_tests {
             assert!(error.contains(name), "{error}");
         }
     }
-}
-
-/// Reads `allow_destinations` from a TOML list or from one comma-separated string.
-fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ListOrCommas {
-        List(Vec<String>),
-        Commas(String),
-    }
-    Ok(match ListOrCommas::deserialize(d)? {
-        ListOrCommas::List(list) => list,
-        ListOrCommas::Commas(text) => text.split(',').map(|s| s.trim().to_string()).collect(),
-    })
 }
