@@ -247,7 +247,7 @@ impl Dispatcher {
     /// stuck; else deferred in the store.
     fn park(&mut self, key: DueKey, lane: Lane) {
         // A slot given back between the refusal and now woke nobody: go again.
-        if self.inner.shares.has_room(&lane) {
+        if !self.inner.shares.watch_if_full(&lane) {
             self.heap.push(Reverse(key));
             return;
         }
@@ -300,6 +300,7 @@ impl Dispatcher {
         }
         if parked.keys.is_empty() {
             self.parked.remove(lane);
+            self.inner.shares.unwatch(lane);
         }
     }
 

@@ -14,7 +14,7 @@
 //! in the store). When a request of the lane ends, its slot is given back here and the
 //! dispatcher hears of it ([`Freed`]), and starts the lane's next parked key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -45,8 +45,16 @@ pub(crate) fn destination_of(url: &reqwest::Url) -> Lane {
 pub(crate) struct Shares {
     per_destination: usize,
     per_user: usize,
-    taken: Mutex<HashMap<Lane, usize>>,
+    state: Mutex<State>,
     events: mpsc::UnboundedSender<Event>,
+}
+
+#[derive(Default)]
+struct State {
+    taken: HashMap<Lane, usize>,
+    /// Lanes the dispatcher has keys parked on: only their slots given back are
+    /// announced, so that a delivery to a lane nobody waits for costs no event.
+    watched: HashSet<Lane>,
 }
 
 impl Shares {
@@ -58,7 +66,7 @@ impl Shares {
         Arc::new(Shares {
             per_destination: per_destination.max(1),
             per_user: per_user.max(1),
-            taken: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
             events,
         })
     }
@@ -78,7 +86,8 @@ impl Shares {
         destination: Lane,
     ) -> Result<SharePermit, Lane> {
         let lanes = [Lane::User(user.to_string()), destination];
-        let mut taken = self.lock();
+        let mut state = self.lock();
+        let taken = &mut state.taken;
         for lane in &lanes {
             if taken.get(lane).copied().unwrap_or(0) >= self.limit(lane) {
                 return Err(lane.clone());
@@ -93,38 +102,61 @@ impl Shares {
         })
     }
 
-    /// Whether `lane` has a free slot now. The dispatcher asks before it parks a key
-    /// on a lane: a slot given back after the refusal and before the park would
-    /// otherwise wake nobody.
+    /// Whether `lane` has a free slot now.
     pub(crate) fn has_room(&self, lane: &Lane) -> bool {
-        self.lock().get(lane).copied().unwrap_or(0) < self.limit(lane)
+        self.lock().taken.get(lane).copied().unwrap_or(0) < self.limit(lane)
+    }
+
+    /// Before the dispatcher parks a key on `lane`: `false` when the lane has a free
+    /// slot again (the key goes at once), else `true`, and from now on every slot of
+    /// the lane given back is announced. Both in one lock: a slot given back between
+    /// the refusal and the park is either seen here or announced.
+    pub(crate) fn watch_if_full(&self, lane: &Lane) -> bool {
+        let mut state = self.lock();
+        if state.taken.get(lane).copied().unwrap_or(0) < self.limit(lane) {
+            return false;
+        }
+        state.watched.insert(lane.clone());
+        true
+    }
+
+    /// The dispatcher has no key parked on `lane` any more.
+    pub(crate) fn unwatch(&self, lane: &Lane) {
+        self.lock().watched.remove(lane);
     }
 
     /// Slots taken on `lane`.
     #[cfg(test)]
     pub(crate) fn taken(&self, lane: &Lane) -> usize {
-        self.lock().get(lane).copied().unwrap_or(0)
+        self.lock().taken.get(lane).copied().unwrap_or(0)
     }
 
     fn give_back(&self, lanes: &[Lane]) {
-        {
-            let mut taken = self.lock();
+        let watched: Vec<Lane> = {
+            let mut state = self.lock();
             for lane in lanes {
-                if let Some(n) = taken.get_mut(lane) {
+                if let Some(n) = state.taken.get_mut(lane) {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
-                        taken.remove(lane); // a lane costs memory only while in use
+                        state.taken.remove(lane); // a lane costs memory only while in use
                     }
                 }
             }
+            lanes
+                .iter()
+                .filter(|lane| state.watched.contains(*lane))
+                .cloned()
+                .collect()
+        };
+        // After the count went down, so that the dispatcher sees the room.
+        if !watched.is_empty() {
+            let _ = self.events.send(Event::Freed(Freed(watched)));
         }
-        // After the count went down, so that the dispatcher's `has_room` sees it.
-        let _ = self.events.send(Event::Freed(Freed(lanes.to_vec())));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Lane, usize>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // Plain counters: a panic elsewhere while holding the lock leaves them usable.
-        self.taken
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -165,6 +197,17 @@ mod tests {
             shares.try_take("u", dest("http://b:80")).is_ok(),
             "another destination still has room"
         );
+        drop(b);
+        assert!(
+            rx.try_recv().is_err(),
+            "nobody waits for the lane: no event"
+        );
+        assert!(
+            !shares.watch_if_full(&dest("http://a:80")),
+            "it has room again"
+        );
+        let _b = shares.try_take("u", dest("http://a:80"));
+        assert!(shares.watch_if_full(&dest("http://a:80")));
         drop(a);
         assert!(shares.has_room(&dest("http://a:80")));
         assert!(matches!(rx.try_recv(), Ok(Event::Freed(_))));
