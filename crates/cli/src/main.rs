@@ -138,17 +138,20 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Serves until Ctrl-C or SIGTERM, then lets deliveries under way finish (up to
-/// [`DRAIN_GRACE`]) so that they are not sent again after a restart.
+/// Serves until Ctrl-C or SIGTERM, then shuts the engine down: deliveries under way
+/// may finish (up to [`DRAIN_GRACE`]) so that they are not sent again after a restart,
+/// its tasks end, and the store is closed.
 async fn serve(app: App, listener: TcpListener) -> Result<(), Box<dyn std::error::Error>> {
     let engine = app.state.engine.clone();
     app.serve_until(listener, shutdown_signal()).await?;
-    let left = engine.drain(DRAIN_GRACE).await;
-    if left > 0 {
-        eprintln!("stopped with {left} deliveries still running; they will be sent again after the restart");
-    }
-    if let Err(e) = engine.close_store() {
-        eprintln!("could not close the store cleanly ({e}); nothing is lost, but the next start checks the whole file");
+    match engine.shutdown(DRAIN_GRACE).await {
+        Ok(0) => {}
+        Ok(left) => eprintln!(
+            "stopped with {left} deliveries still running; they will be sent again after the restart"
+        ),
+        Err(e) => eprintln!(
+            "could not close the store cleanly ({e}); nothing is lost, but the next start checks the whole file"
+        ),
     }
     Ok(())
 }

@@ -21,19 +21,26 @@ struct Request {
     reply: oneshot::Sender<Result<Vec<UnitOutcome>, EngineError>>,
 }
 
+/// What the committer thread is asked to do.
+enum Job {
+    Commit(Request),
+    /// Finish the commits asked for before this one, then end (dropping the store).
+    Stop(oneshot::Sender<()>),
+}
+
 /// Handle to the committer thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::Sender<Job>,
     /// The store was closed on purpose (a clean stop).
     closed: Arc<AtomicBool>,
 }
 
 impl Committer {
     /// Starts the committer thread over `store`. The thread ends when every handle is
-    /// dropped.
+    /// dropped, or on [`Committer::stop`].
     pub fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, rx) = mpsc::channel::<Request>(16_384);
+        let (tx, rx) = mpsc::channel::<Job>(16_384);
         let closed = Arc::new(AtomicBool::new(false));
         let thread_closed = closed.clone();
         std::thread::Builder::new()
@@ -63,22 +70,44 @@ impl Committer {
         }
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Request { units, reply })
+            .send(Job::Commit(Request { units, reply }))
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
         answer.await.map_err(|_| EngineError::ShuttingDown)?
     }
+
+    /// Lets the commits already asked for finish, then ends the thread, which lets go
+    /// of the store. Later commits answer `ShuttingDown`.
+    pub async fn stop(&self) {
+        let (done, ended) = oneshot::channel();
+        if self.tx.send(Job::Stop(done)).await.is_ok() {
+            let _ = ended.await;
+        }
+    }
 }
 
-fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>, closed: &AtomicBool) {
-    while let Some(first) = rx.blocking_recv() {
+fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, closed: &AtomicBool) {
+    let mut stopping = None;
+    while stopping.is_none() {
+        let first = match rx.blocking_recv() {
+            Some(Job::Commit(first)) => first,
+            Some(Job::Stop(done)) => {
+                stopping = Some(done);
+                break;
+            }
+            None => break,
+        };
         let mut batch = vec![first];
         let mut units = batch[0].units.len();
         while units < MAX_UNITS_PER_COMMIT {
             match rx.try_recv() {
-                Ok(next) => {
+                Ok(Job::Commit(next)) => {
                     units += next.units.len();
                     batch.push(next);
+                }
+                Ok(Job::Stop(done)) => {
+                    stopping = Some(done);
+                    break;
                 }
                 Err(_) => break,
             }
@@ -116,5 +145,11 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>, closed: &AtomicBo
         // After the answers, so that the callers of this commit do not wait for a
         // checkpoint too. A failed one has logged why and is tried again next time.
         let _ = store.maintain();
+    }
+    // Nothing is asked after a stop: later commits find the channel closed.
+    rx.close();
+    drop(store);
+    if let Some(done) = stopping {
+        let _ = done.send(());
     }
 }

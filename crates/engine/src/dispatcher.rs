@@ -37,6 +37,7 @@ use std::sync::Arc;
 use depesha_core::UnixMillis;
 use depesha_store::DueKey;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::engine::Inner;
 use crate::fairness::{Freed, Lane};
@@ -131,6 +132,8 @@ pub(crate) struct Dispatcher {
     unparked: HashMap<(String, String), Lane>,
     /// How many of those each lane has.
     outstanding: HashMap<Lane, usize>,
+    /// The deliveries (and deferrals) under way; aborted and waited for on a stop.
+    deliveries: JoinSet<()>,
 }
 
 /// The keys parked on one lane.
@@ -157,6 +160,7 @@ impl Dispatcher {
             parked_total: 0,
             unparked: HashMap::new(),
             outstanding: HashMap::new(),
+            deliveries: JoinSet::new(),
         }
     }
 
@@ -165,9 +169,15 @@ impl Dispatcher {
             .unwrap_or(1000)
             .max(1);
         loop {
-            if self.inner.is_closed() {
-                return; // a clean stop: the store answers nothing any more
+            if self.inner.is_closed() || self.inner.stop.is_stopped() {
+                // A stop: deliveries still running past the drain's grace are cut
+                // short (sent again after the next start), and waited for, so that
+                // none still holds the engine when this task has ended.
+                self.deliveries.abort_all();
+                while self.deliveries.join_next().await.is_some() {}
+                return;
             }
+            while self.deliveries.try_join_next().is_some() {}
             let now = self.inner.clock.now();
             if self.watermark.frontier() < now + lookahead / 2 && self.heap.len() < MAX_IN_MEMORY {
                 self.scan(now + lookahead);
@@ -197,7 +207,9 @@ impl Dispatcher {
                 continue;
             }
             let clock = self.inner.clock.clone();
+            let stop = self.inner.stop.clone();
             tokio::select! {
+                _ = stop.stopped() => {} // handled at the top of the loop
                 event = self.events.recv() => match event {
                     Some(event) => {
                         self.handle(event);
@@ -276,7 +288,7 @@ impl Dispatcher {
         self.in_flight += 1;
         let inner = self.inner.clone();
         let attempt = inner.attempts.start();
-        tokio::spawn(async move {
+        self.deliveries.spawn(async move {
             let next = crate::worker::defer(&inner, &key, now + wait).await;
             inner.announce(Event::Finished { key, next });
             drop(attempt);
@@ -406,7 +418,7 @@ impl Dispatcher {
             self.in_flight += 1;
             let inner = self.inner.clone();
             let attempt = inner.attempts.start();
-            tokio::spawn(async move {
+            self.deliveries.spawn(async move {
                 let event = match crate::worker::deliver(&inner, &key).await {
                     Ended::Next(next) => Event::Finished { key, next },
                     Ended::Blocked(lane) => Event::Blocked { key, lane },

@@ -19,6 +19,7 @@ use crate::error::EngineError;
 use crate::fairness::Shares;
 use crate::flow::{FlowCounters, FlowGate};
 use crate::prepared::PreparedDeliveries;
+use crate::shutdown::{StopOnDrop, StopSignal, Tasks};
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
@@ -41,6 +42,10 @@ pub(crate) struct Inner {
     pub(crate) sending: Semaphore,
     /// Each user's and each destination's share of those.
     pub(crate) shares: Arc<Shares>,
+    /// Fires when the engine stops; every background task watches it.
+    pub(crate) stop: StopSignal,
+    /// The background tasks, so that a shutdown can wait for them.
+    pub(crate) tasks: Tasks,
 }
 
 /// Counts attempts in flight; a [`AttemptGuard`] is held for the life of each.
@@ -77,11 +82,15 @@ impl Drop for AttemptGuard {
     }
 }
 
-/// Handle to a running engine. Cheap to clone; the background tasks stop when the
-/// last handle is dropped.
+/// Handle to a running engine. Cheap to clone. [`Engine::shutdown`] stops it and
+/// waits; dropping the last handle stops it too, without waiting (its tasks end
+/// soon after, and the store is released with them).
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
+    /// `None` in the handles the engine's own tasks hold, which must not keep it
+    /// running.
+    _guard: Option<Arc<StopOnDrop>>,
 }
 
 impl Engine {
@@ -119,11 +128,51 @@ impl Engine {
             prepared: PreparedDeliveries::default(),
             sending,
             shares,
+            stop: StopSignal::new(),
+            tasks: Tasks::default(),
         });
-        tokio::spawn(Dispatcher::new(inner.clone(), rx).run());
-        tokio::spawn(crate::pruner::run(Arc::downgrade(&inner)));
-        tokio::spawn(resume_waiting(inner.clone()));
-        Engine { inner }
+        inner.tasks.spawn(Dispatcher::new(inner.clone(), rx).run());
+        inner.tasks.spawn(crate::pruner::run(
+            Arc::downgrade(&inner),
+            inner.stop.clone(),
+        ));
+        inner.tasks.spawn(resume_waiting(inner.clone()));
+        let guard = Some(Arc::new(StopOnDrop(inner.stop.clone())));
+        Engine {
+            inner,
+            _guard: guard,
+        }
+    }
+
+    pub(crate) fn inner_tasks(&self) -> &Tasks {
+        &self.inner.tasks
+    }
+
+    pub(crate) fn stop_signal(&self) -> StopSignal {
+        self.inner.stop.clone()
+    }
+
+    /// A handle for the engine's own tasks: it does not keep the engine running.
+    pub(crate) fn task_handle(&self) -> Engine {
+        Engine {
+            inner: self.inner.clone(),
+            _guard: None,
+        }
+    }
+
+    /// Stops the engine: no delivery starts any more, those under way get `grace`
+    /// to finish and record their outcome ([`Engine::drain`]), every background task
+    /// ends, the commits already asked for are made, and the store is closed. Returns
+    /// the number of deliveries cut short (they are sent again after the next start).
+    /// Afterwards every operation answers [`EngineError::ShuttingDown`], and once the
+    /// handles are dropped the data dir can be opened again at once.
+    pub async fn shutdown(&self, grace: std::time::Duration) -> Result<usize, EngineError> {
+        let left = self.drain(grace).await;
+        self.inner.stop.stop();
+        self.inner.tasks.join_all().await;
+        self.inner.committer.stop().await;
+        self.close_store()?;
+        Ok(left)
     }
 
     /// The engine's insides, for tests that drive a part of it by hand.

@@ -10,6 +10,8 @@
 //! - [`outcome`]: what an attempt's result means for the store (retry, DLQ, callbacks);
 //! - `pruner`: retention;
 //! - `scheduler`: schedules' ticks, each fired once (`Engine::start_scheduler`);
+//! - `shutdown`: one lifecycle: every task ends on `Engine::shutdown` or when the last
+//!   handle is dropped, and the store is released with them;
 //! - [`clock`]: time as a trait, so that tests control it.
 
 pub mod clock;
@@ -27,6 +29,7 @@ mod prepared;
 mod pruner;
 pub mod publisher;
 mod scheduler;
+mod shutdown;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -6,10 +6,11 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use crate::engine::Inner;
+use crate::shutdown::StopSignal;
 
 const ROWS_PER_PASS: usize = 10_000;
 
-pub(crate) async fn run(inner: Weak<Inner>) {
+pub(crate) async fn run(inner: Weak<Inner>, stop: StopSignal) {
     loop {
         let Some(engine) = inner.upgrade() else {
             return;
@@ -39,11 +40,14 @@ pub(crate) async fn run(inner: Weak<Inner>) {
             Err(_) => false,
         };
         // With a backlog, go again soon; otherwise wait for the next interval.
-        tokio::time::sleep(if busy {
+        let pause = if busy {
             Duration::from_millis(50)
         } else {
             interval
-        })
-        .await;
+        };
+        tokio::select! {
+            _ = stop.stopped() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
     }
 }

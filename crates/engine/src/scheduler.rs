@@ -55,7 +55,8 @@ impl Engine {
     /// Starts the loop that fires schedules' ticks, publishing under `policy` (the
     /// server's limits, the same as for `POST /v2/publish`). Call once per engine.
     pub fn start_scheduler(&self, policy: PublishPolicy) {
-        tokio::spawn(run(self.clone(), policy));
+        let engine = self.task_handle();
+        self.inner_tasks().spawn(run(engine, policy));
     }
 }
 
@@ -80,7 +81,11 @@ async fn run(engine: Engine, policy: PublishPolicy) {
                 now + ERROR_PAUSE_MS
             }
         };
-        engine.clock().sleep_until(wake).await;
+        let stop = engine.stop_signal();
+        tokio::select! {
+            _ = stop.stopped() => return,
+            _ = engine.clock().sleep_until(wake) => {}
+        }
     }
 }
 

@@ -408,10 +408,17 @@ pub(crate) async fn release_waiting(inner: &Arc<Inner>, user: &str, key: &str) {
 
 /// Releases a key's waiting messages when its rate period rolls over.
 fn wake_at(inner: Arc<Inner>, user: String, key: String, at: u64) {
-    tokio::spawn(async move {
-        inner.clock.sleep_until(at).await;
-        release_waiting(&inner, &user, &key).await;
-    });
+    let stop = inner.stop.clone();
+    let task = {
+        let inner = inner.clone();
+        async move {
+            tokio::select! {
+                _ = stop.stopped() => {}
+                _ = inner.clock.sleep_until(at) => release_waiting(&inner, &user, &key).await,
+            }
+        }
+    };
+    inner.tasks.spawn(task);
 }
 
 fn millis(d: Duration) -> u64 {
