@@ -23,7 +23,7 @@
 
 use std::time::Duration;
 
-use crate::error::{InputError, InputResult};
+use crate::error::{quote, InputError, InputResult};
 
 /// Longest accepted duration value, in bytes. `18446744073709551615` or
 /// `100000d1000h10000m100000s` are far shorter; the cap keeps hostile values cheap
@@ -129,18 +129,6 @@ fn describe_at(s: &str, pos: usize) -> String {
     match ch {
         Some(c) => format!("{} at character {index}", quote(&c.to_string())),
         None => format!("the end at character {index}"),
-    }
-}
-
-/// Quotes a user value for an error message, cutting very long values so that a
-/// hostile header cannot blow up the error response.
-fn quote(value: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    if value.chars().count() > MAX_CHARS {
-        let head: String = value.chars().take(MAX_CHARS).collect();
-        format!("{:?}", format!("{head}…"))
-    } else {
-        format!("{value:?}")
     }
 }
 

@@ -19,7 +19,7 @@
 //! visible in `GET /v2/flowControl/{key}`.
 
 use crate::duration::parse_duration;
-use crate::error::{InputError, InputResult};
+use crate::error::{quote, InputError, InputResult};
 
 /// Longest accepted flow-control key, in characters.
 pub const MAX_KEY_LEN: usize = 512;
@@ -157,17 +157,6 @@ fn positive_int(name: &str, raw: &str) -> Result<u32, String> {
         Ok(0) => Err(format!("`{name}` must be at least 1")),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{name}` is too large (at most {})", u32::MAX)),
-    }
-}
-
-/// Quotes a user value for an error message, cutting very long values.
-fn quote(value: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    if value.chars().count() > MAX_CHARS {
-        let head: String = value.chars().take(MAX_CHARS).collect();
-        format!("{:?}", format!("{head}…"))
-    } else {
-        format!("{value:?}")
     }
 }
 

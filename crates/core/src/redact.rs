@@ -19,7 +19,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{InputError, InputResult};
+use crate::error::{quote, InputError, InputResult};
 
 const HEADER: &str = "Upstash-Redact-Fields";
 const EXPECTED: &str = "expected a comma-separated list of body, header, \
@@ -122,17 +122,6 @@ fn redacted(data: &[u8]) -> String {
         out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     out
-}
-
-/// Quotes a user value for an error message, cutting very long values.
-fn quote(value: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    if value.chars().count() > MAX_CHARS {
-        let head: String = value.chars().take(MAX_CHARS).collect();
-        format!("{:?}", format!("{head}…"))
-    } else {
-        format!("{value:?}")
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,20 @@
 //! The store's one error type. Any of these means "the write did not happen" (or the
-//! read could not be served): the server answers 500 and the client may retry.
+//! read could not be served). The server turns each kind into its own status
+//! (`crates/server/src/error.rs`), because each asks something different of the client.
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The disk refused a read or write (full disk, failing device). Answered 503:
+    /// nothing was accepted, and the same request may succeed later, since the
+    /// embedded store heals by itself once space comes back.
     #[error("storage I/O error: {0}")]
     Io(String),
+    /// Stored data this build cannot read, or a caller bug the store refused to
+    /// write. Answered 500: retrying the same request will not help.
     #[error("stored data could not be decoded: {0}")]
     Corrupt(String),
+    /// A page cursor that no earlier answer gave. Answered 400: the client's input
+    /// is wrong.
     #[error("invalid cursor \"{0}\"")]
     InvalidCursor(String),
 }

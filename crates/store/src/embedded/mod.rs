@@ -211,13 +211,6 @@ const UPGRADABLE_FORMAT_VERSION: u64 = 2;
 /// How long a reopen waits for in-flight operations on the failed database to end.
 const REOPEN_WAIT: Duration = Duration::from_secs(30);
 
-/// The redb backend. Share it behind an `Arc`: reads run concurrently (MVCC
-/// snapshots), commits are serialized by redb.
-///
-/// After a failed write or fsync (a full disk, say) redb refuses all further work
-/// until the database is reopened. The store does that by itself: the failing call
-/// returns `Io`, the database is closed and reopened (recovering the last completed
-/// commit), and later calls work again once space is available.
 /// Tuning of the embedded store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -246,6 +239,13 @@ impl Default for StoreOptions {
     }
 }
 
+/// The redb backend. Share it behind an `Arc`: reads run concurrently (MVCC
+/// snapshots), commits are serialized by redb.
+///
+/// After a failed write or fsync (a full disk, say) redb refuses all further work
+/// until the database is reopened. The store does that by itself: the failing call
+/// returns `Io`, the database is closed and reopened (recovering the last completed
+/// commit), and later calls work again once space is available.
 pub struct EmbeddedStore {
     dir: PathBuf,
     path: PathBuf,

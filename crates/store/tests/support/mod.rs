@@ -37,7 +37,8 @@ pub trait Backend: Sized {
     fn at(location: &str) -> Self;
 
     /// A fresh location on a small storage volume that can be filled up, when the
-    /// environment provides one (else the full-disk test is skipped).
+    /// environment provides one. The full-disk test is ignored unless asked for, and
+    /// fails when asked for without one.
     fn on_small_disk() -> Option<Self>;
 }
 
