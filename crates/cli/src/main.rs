@@ -5,15 +5,18 @@
 //!   `--data-dir` across restarts.
 //! - `depesha serve` — production: config from a TOML file and `DEPESHA_*` variables.
 
+mod backend;
 mod dev_users;
 mod open_files;
 mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use depesha_core::destination_policy::DestinationPolicy;
+use depesha_engine::SystemClock;
 use depesha_server::App;
 use tokio::net::TcpListener;
 
@@ -95,7 +98,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             // Local development delivers to 127.0.0.1: no destination is refused.
             config.set_destination_policy(DestinationPolicy::allow_all());
             let listener = bind(&settings.listen).await?;
-            let app = App::open(config).await?;
+            let store = backend::open(&settings.data_dir, settings.store_options()?)?;
+            let app = App::start(config, store, Arc::new(SystemClock)).await?;
             let first = &app.state.config.users[0];
             let keys = app.state.engine.signing_keys(&first.id).await?;
             println!("Depesha dev server — paste these into your app's environment:\n");
@@ -126,7 +130,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             let server_config = settings.server_config(users)?;
             let listener = bind(&settings.listen).await?;
-            let app = App::open(server_config).await?;
+            let store = backend::open(&settings.data_dir, settings.store_options()?)?;
+            let app = App::start(server_config, store, Arc::new(SystemClock)).await?;
             println!(
                 "Depesha running at http://{} (data in {})",
                 settings.listen,

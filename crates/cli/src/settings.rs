@@ -12,6 +12,7 @@ use depesha_core::duration::parse_duration;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::EngineConfig;
 use depesha_server::{ConnectionLimits, ServerConfig, UserConfig};
+use depesha_store::embedded::StoreOptions;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -226,7 +227,7 @@ impl Settings {
                 "backoff_unit_ms must be > 0 and backoff_base >= 0".into(),
             ));
         }
-        let mut config = ServerConfig::new(self.data_dir.clone(), users);
+        let mut config = ServerConfig::new(users);
         config.max_body_bytes = self.max_body_bytes;
         config.limits = PublishLimits {
             max_retries: self.max_retries,
@@ -236,14 +237,8 @@ impl Settings {
             ..PublishLimits::default()
         };
         config.dedup_window_ms = ms(duration("dedup_window", &self.dedup_window)?);
-        config.store_cache_bytes = self.store_cache_mb.max(1).saturating_mul(1024 * 1024);
-        config.store_checkpoint_interval =
-            duration("checkpoint_interval", &self.checkpoint_interval)?;
-        if config.store_checkpoint_interval.is_zero() {
-            return Err(SettingsError::Invalid(
-                "checkpoint_interval must be longer than 0s".into(),
-            ));
-        }
+        // Checked here too, so that a bad store setting is refused with the others.
+        self.store_options()?;
         let connect_timeout = duration("connect_timeout", &self.connect_timeout)?;
         if connect_timeout.is_zero() {
             return Err(SettingsError::Invalid(
@@ -294,6 +289,22 @@ impl Settings {
                 open_files::connection_budget(open_files::current_limit(), self.max_in_flight)
             }),
             max_header_bytes: self.max_header_bytes,
+        })
+    }
+
+    /// The embedded store's options: its page cache and checkpoint interval.
+    pub fn store_options(&self) -> Result<StoreOptions, SettingsError> {
+        let checkpoint_interval = parse_duration("checkpoint_interval", &self.checkpoint_interval)
+            .map_err(|e| SettingsError::Invalid(e.0))?;
+        if checkpoint_interval.is_zero() {
+            return Err(SettingsError::Invalid(
+                "checkpoint_interval must be longer than 0s".into(),
+            ));
+        }
+        Ok(StoreOptions {
+            cache_bytes: self.store_cache_mb.max(1).saturating_mul(1024 * 1024),
+            checkpoint_interval,
+            ..StoreOptions::default()
         })
     }
 

@@ -1,14 +1,12 @@
 //! What the server needs to know to run. The `depesha` binary builds it from flags,
 //! a TOML file and `DEPESHA_*` variables; tests build it directly.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use depesha_core::destination_policy::DestinationPolicy;
 use depesha_core::keys::SigningKeys;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::EngineConfig;
-use depesha_store::embedded::StoreOptions;
 
 /// One tenant: a token and what it sees (spec Appendix B).
 #[derive(Debug, Clone)]
@@ -22,7 +20,6 @@ pub struct UserConfig {
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub data_dir: PathBuf,
     pub users: Vec<UserConfig>,
     /// Largest request body accepted (publish body, batch JSON).
     pub max_body_bytes: usize,
@@ -30,11 +27,6 @@ pub struct ServerConfig {
     /// How long a deduplication id (or content hash) suppresses repeats, in ms.
     pub dedup_window_ms: u64,
     pub engine: EngineConfig,
-    /// Memory for the embedded store's page cache.
-    pub store_cache_bytes: usize,
-    /// After this long since the embedded store's last checkpoint, the next write makes
-    /// one (see `StoreOptions::checkpoint_interval`).
-    pub store_checkpoint_interval: Duration,
     /// What one client connection may hold and for how long.
     pub connections: ConnectionLimits,
 }
@@ -72,17 +64,15 @@ impl Default for ConnectionLimits {
 }
 
 impl ServerConfig {
-    /// Defaults for everything but the data directory and the users.
-    pub fn new(data_dir: PathBuf, users: Vec<UserConfig>) -> Self {
+    /// Defaults for everything but the users. The store is not the server's concern:
+    /// whoever starts it (the `depesha` binary, a test) opens one and hands it over.
+    pub fn new(users: Vec<UserConfig>) -> Self {
         ServerConfig {
-            data_dir,
             users,
             max_body_bytes: 10 * 1024 * 1024,
             limits: PublishLimits::default(),
             dedup_window_ms: 10 * 60 * 1000,
             engine: EngineConfig::default(),
-            store_cache_bytes: StoreOptions::default().cache_bytes,
-            store_checkpoint_interval: StoreOptions::default().checkpoint_interval,
             connections: ConnectionLimits::default(),
         }
     }

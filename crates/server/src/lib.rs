@@ -17,7 +17,6 @@ mod views;
 use std::sync::Arc;
 
 use depesha_engine::{Clock, Engine, SystemClock};
-use depesha_store::embedded::{EmbeddedStore, StoreOptions};
 use depesha_store::Store;
 use tokio::net::TcpListener;
 
@@ -29,12 +28,6 @@ pub use state::AppState;
 pub enum ServerError {
     #[error("no users configured: set at least one token")]
     NoUsers,
-    #[error("could not open the data directory {dir}: {source}")]
-    Store {
-        dir: String,
-        #[source]
-        source: depesha_store::StoreError,
-    },
     #[error(transparent)]
     Engine(#[from] depesha_engine::EngineError),
     #[error("server I/O error: {0}")]
@@ -47,24 +40,8 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the embedded store in `config.data_dir` and starts the engine on the
-    /// system clock.
-    pub async fn open(config: ServerConfig) -> Result<App, ServerError> {
-        let options = StoreOptions {
-            cache_bytes: config.store_cache_bytes,
-            checkpoint_interval: config.store_checkpoint_interval,
-            ..StoreOptions::default()
-        };
-        let store = EmbeddedStore::open_with(&config.data_dir, options).map_err(|source| {
-            ServerError::Store {
-                dir: config.data_dir.display().to_string(),
-                source,
-            }
-        })?;
-        App::start(config, Arc::new(store), Arc::new(SystemClock)).await
-    }
-
-    /// Starts over a given store and clock (tests pass a manual clock).
+    /// Starts the engine over `store` (opened by the caller, which picks the backend)
+    /// and `clock` (tests pass a manual one), and makes sure every user has keys.
     pub async fn start(
         config: ServerConfig,
         store: Arc<dyn Store>,
@@ -110,7 +87,14 @@ impl App {
     }
 }
 
-/// Opens the store, starts the engine and serves on `listener`.
-pub async fn run(config: ServerConfig, listener: TcpListener) -> Result<(), ServerError> {
-    App::open(config).await?.serve(listener).await
+/// Starts the engine over `store` on the system clock and serves on `listener`.
+pub async fn run(
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+) -> Result<(), ServerError> {
+    App::start(config, store, Arc::new(SystemClock))
+        .await?
+        .serve(listener)
+        .await
 }

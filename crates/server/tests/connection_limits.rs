@@ -333,7 +333,7 @@ async fn the_http_parser_answers_what_it_cannot_parse_bare_and_closes() {
 async fn shutdown_stops_accepting_and_lets_the_request_under_way_finish() {
     let dir = tempfile::tempdir().expect("temporary data directory");
     let store = depesha_store::embedded::EmbeddedStore::open(dir.path()).expect("store");
-    let config = ServerConfig::new(dir.path().to_path_buf(), dev_user_configs());
+    let config = ServerConfig::new(dev_user_configs());
     let app = App::start(
         config,
         Arc::new(store),

@@ -142,7 +142,7 @@ impl ServerBuilder {
                 (Some(t), p)
             }
         };
-        let mut config = ServerConfig::new(dir.clone(), self.users);
+        let mut config = ServerConfig::new(self.users);
         config.engine.backoff.unit = Duration::from_millis(10);
         for tweak in self.tweaks {
             tweak(&mut config);
