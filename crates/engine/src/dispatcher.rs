@@ -40,7 +40,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::engine::Inner;
-use crate::fairness::{Freed, Lane};
+use crate::fairness::Lane;
 use crate::worker::{Ended, PREPARE_AHEAD_MS, STORE_RETRY_MS};
 
 /// Keys loaded per index scan.
@@ -68,7 +68,7 @@ pub(crate) enum Event {
     /// A delivery could not start: `lane` had no free slot. The key is still tracked.
     Blocked { key: DueKey, lane: Lane },
     /// Requests of these lanes ended: a parked key of each may go.
-    Freed(Freed),
+    Freed(Vec<Lane>),
 }
 
 /// How far the due-time index has been loaded.
@@ -137,7 +137,6 @@ pub(crate) struct Dispatcher {
 }
 
 /// The keys parked on one lane.
-#[derive(Default)]
 struct Parked {
     keys: VecDeque<DueKey>,
     /// Deferrals since the lane last freed a slot: sets how long the next one waits.
@@ -164,12 +163,17 @@ impl Dispatcher {
         }
     }
 
-    pub(crate) async fn run(mut self) {
-        let lookahead = u64::try_from(self.inner.config.lookahead.as_millis())
+    /// How far ahead of now the due-time index is loaded, in ms.
+    fn lookahead_ms(&self) -> u64 {
+        u64::try_from(self.inner.config.lookahead.as_millis())
             .unwrap_or(1000)
-            .max(1);
+            .max(1)
+    }
+
+    pub(crate) async fn run(mut self) {
+        let lookahead = self.lookahead_ms();
         loop {
-            if self.inner.is_closed() || self.inner.stop.is_stopped() {
+            if self.inner.stop.is_stopped() {
                 // A stop: deliveries still running past the drain's grace are cut
                 // short (sent again after the next start), and waited for, so that
                 // none still holds the engine when this task has ended.
@@ -246,7 +250,7 @@ impl Dispatcher {
                 self.resolve(&key);
                 self.park(key, lane);
             }
-            Event::Freed(Freed(lanes)) => {
+            Event::Freed(lanes) => {
                 for lane in lanes {
                     self.unpark(&lane);
                 }
@@ -355,8 +359,7 @@ impl Dispatcher {
     /// cover it yet (a later scan that finds the message's real key notes it in
     /// `moved`). Farther keys — retries — are in the store, where the scan finds them.
     fn offer_next(&mut self, next: DueKey) {
-        let lookahead = u64::try_from(self.inner.config.lookahead.as_millis()).unwrap_or(1000);
-        if next.due <= self.inner.clock.now() + lookahead.max(STORE_RETRY_MS) {
+        if next.due <= self.inner.clock.now() + self.lookahead_ms().max(STORE_RETRY_MS) {
             self.track(next);
         } else {
             self.offer(next);

@@ -288,6 +288,8 @@ impl Engine {
     /// The dispatcher ends at its next turn, and nothing that fails because the store
     /// is closed is logged as an error: a clean stop logs none.
     pub fn close_store(&self) -> Result<(), EngineError> {
+        // One signal ends the background tasks, whichever way the engine stops.
+        self.inner.stop.stop();
         self.inner.committer.store_closing();
         Ok(self.inner.store.close()?)
     }

@@ -12,7 +12,7 @@
 //! for one: it gives its started slot back and the dispatcher parks its key on that
 //! *lane* (in memory, a bounded number per lane; beyond that the message is deferred
 //! in the store). When a request of the lane ends, its slot is given back here and the
-//! dispatcher hears of it ([`Freed`]), and starts the lane's next parked key.
+//! dispatcher hears of it (`Event::Freed`), and starts the lane's next parked key.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -29,10 +29,6 @@ pub(crate) enum Lane {
     /// A user (tenant).
     User(String),
 }
-
-/// The lanes whose slot a finished request gave back.
-#[derive(Debug)]
-pub(crate) struct Freed(pub(crate) Vec<Lane>);
 
 /// The destination lane of a request's URL: what its connection goes to.
 pub(crate) fn destination_of(url: &reqwest::Url) -> Lane {
@@ -150,7 +146,7 @@ impl Shares {
         };
         // After the count went down, so that the dispatcher sees the room.
         if !watched.is_empty() {
-            let _ = self.events.send(Event::Freed(Freed(watched)));
+            let _ = self.events.send(Event::Freed(watched));
         }
     }
 

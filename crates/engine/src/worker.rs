@@ -62,9 +62,12 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
         Ok(true) => return Ended::Next(hold(inner, message, MessageState::Queued).await),
         Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
     }
+    let Some(request) = prepare(inner, &message).await else {
+        return later(inner.clock.now() + STORE_RETRY_MS);
+    };
     // Before the flow-control gate, so that a message its destination holds back
     // does not use up one of its key's starts.
-    let share = match take_share(inner, &message) {
+    let share = match take_share(inner, &message.user, &request) {
         Ok(share) => share,
         Err(lane) => return Ended::Blocked(lane),
     };
@@ -89,7 +92,7 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
             return Ended::Next(next);
         }
     }
-    let ended = attempt(inner, message, share, later).await;
+    let ended = send(inner, message, request, share, later).await;
     if let Some(flow_key) = flow_key {
         inner.flow.finish(&key.user, &flow_key);
         release_waiting(inner, &key.user, &flow_key).await;
@@ -97,14 +100,18 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
     ended
 }
 
-/// A slot of the message's user and destination (see [`crate::fairness`]), or the
-/// lane that has none. A URL that does not parse needs no slot: its attempt fails
+/// A slot of the user's and the request's destination (see [`crate::fairness`]), or
+/// the lane that has none. An attempt that cannot be sent needs no slot: it fails
 /// without a connection.
-fn take_share(inner: &Arc<Inner>, message: &Message) -> Result<Option<SharePermit>, Lane> {
-    match reqwest::Url::parse(&message.url) {
-        Ok(url) => inner
+fn take_share(
+    inner: &Arc<Inner>,
+    user: &str,
+    request: &delivery::Prepared,
+) -> Result<Option<SharePermit>, Lane> {
+    match request {
+        Ok(request) => inner
             .shares
-            .try_take(&message.user, destination_of(&url))
+            .try_take(user, destination_of(request.url()))
             .map(Some),
         Err(_) => Ok(None),
     }
@@ -223,24 +230,11 @@ async fn attempt_when_due(
         return later(message.due); // still pending in the store, for the next start
     }
     drop(ticket); // from here on it is a delivery in flight like any other
-    let share = match take_share(inner, &message) {
+    let share = match take_share(inner, &message.user, &request) {
         Ok(share) => share,
         Err(lane) => return Ended::Blocked(lane),
     };
     send(inner, message, request, share, later).await
-}
-
-/// Sends one attempt and commits its outcome.
-async fn attempt(
-    inner: &Arc<Inner>,
-    message: Message,
-    share: Option<SharePermit>,
-    later: impl Fn(u64) -> Ended,
-) -> Ended {
-    match prepare(inner, &message).await {
-        Some(request) => send(inner, message, request, share, later).await,
-        None => later(inner.clock.now() + STORE_RETRY_MS),
-    }
 }
 
 /// The signed request of an attempt of `message`; `None` when the signing keys could
