@@ -215,6 +215,18 @@ pub fn next_tick(cron: &str, after: UnixMillis) -> UnixMillis {
         .unwrap_or(NEVER)
 }
 
+/// Why a stored cron has no next tick ([`next_tick`] gave [`NEVER`]), as a schedule's
+/// error shows it: it never matches again, or a store written by an earlier version
+/// holds a cron that today's stricter grammar refuses.
+pub fn no_next_tick_reason(cron: &str) -> String {
+    match CronExpr::parse(cron) {
+        Ok(_) => format!("the cron \"{cron}\" never fires again"),
+        Err(e) => format!(
+            "the stored cron is not accepted any more ({e}); delete the schedule and create it again with a valid cron"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +324,12 @@ mod tests {
     fn a_stored_cron_that_never_matches_has_no_next_tick() {
         // Refused by `parse` today, but a store written before may hold one.
         assert_eq!(next_tick("0 0 30 2 *", T), NEVER);
+    }
+
+    #[test]
+    fn a_stored_cron_without_a_next_tick_says_why() {
+        assert!(no_next_tick_reason("0 0 30 2 *").contains("not accepted any more"));
+        assert!(no_next_tick_reason("*/60 * * * *").contains("create it again"));
     }
 
     #[test]

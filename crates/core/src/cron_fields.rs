@@ -19,6 +19,8 @@
 //! dow-special := weekday 'L' | weekday '#' 1..=5
 //! ```
 
+use crate::error::quote;
+
 /// Most items accepted in one field: a field has at most 60 distinct values, so a
 /// longer list can only repeat itself.
 pub const MAX_ITEMS: usize = 60;
@@ -173,7 +175,7 @@ fn expand_nickname(pattern: &str) -> Result<&str, String> {
 /// Checks one field; returns the bit set of the plain values it selects (bit `v` for
 /// value `v`) and records day-field details in `fields`.
 fn parse_field(field: Field, text: &str, fields: &mut CronFields) -> Result<u64, String> {
-    let fail = |reason: String| format!("{} field \"{}\": {reason}", field.name(), shown(text));
+    let fail = |reason: String| format!("{} field {}: {reason}", field.name(), quote(text));
     if field.is_day() && (text == "*" || text == "?") {
         match field {
             Field::DayOfMonth => fields.any_month_day = true,
@@ -264,8 +266,8 @@ fn parse_step(field: Field, step: &str) -> Result<u32, String> {
     match number(step) {
         Some(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(format!(
-            "step \"{}\" is not a number from 1 to {max}",
-            shown(step)
+            "step {} is not a number from 1 to {max}",
+            quote(step)
         )),
     }
 }
@@ -281,8 +283,8 @@ fn value(field: Field, text: &str) -> Result<u32, String> {
     match number(text) {
         Some(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!(
-            "\"{}\" is not a value from {min} to {max}",
-            shown(text)
+            "{} is not a value from {min} to {max}",
+            quote(text)
         )),
     }
 }
@@ -293,14 +295,4 @@ fn number(text: &str) -> Option<u32> {
         return None;
     }
     text.parse().ok()
-}
-
-/// At most 20 characters of `text`, for error messages.
-fn shown(text: &str) -> String {
-    let head: String = text.chars().take(20).collect();
-    if head.len() < text.len() {
-        format!("{head}…")
-    } else {
-        head
-    }
 }

@@ -133,6 +133,9 @@ impl DestinationPolicy {
     /// The check before a delivery connects to a literal address (which is never
     /// resolved, so the resolver's check does not see it).
     pub fn check_literal(&self, url: &Url) -> Result<(), Refusal> {
+        if !self.public_only {
+            return Ok(()); // every delivery of `dev` comes here: skip the match
+        }
         let ip = match url.host() {
             Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
             Some(Host::Ipv6(ip)) => IpAddr::V6(ip),

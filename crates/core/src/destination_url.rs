@@ -7,6 +7,7 @@
 //! The URL is stored as the client wrote it: the signature's `sub` claim is that text,
 //! and receivers compare it with the URL they know.
 
+use crate::error::quote;
 use url::{Host, Url};
 
 use crate::destination_policy::DestinationPolicy;
@@ -20,8 +21,8 @@ pub const MAX_URL_LEN: usize = 8192;
 pub fn check_url(what: &str, value: &str, policy: &DestinationPolicy) -> InputResult<String> {
     let bad = |why: &str| {
         InputError::new(format!(
-            "invalid {what} \"{}\": {why}; expected an absolute http:// or https:// URL",
-            shown(value)
+            "invalid {what} {}: {why}; expected an absolute http:// or https:// URL",
+            quote(value)
         ))
     };
     if value.len() > MAX_URL_LEN {
@@ -34,7 +35,9 @@ pub fn check_url(what: &str, value: &str, policy: &DestinationPolicy) -> InputRe
         return Err(bad("spaces and control characters are not allowed"));
     }
     if has_bad_percent_escape(value) {
-        return Err(bad("a % must start an escape of two hex digits"));
+        return Err(bad(
+            "a % must start an escape of two hex digits (write a literal % as %25)",
+        ));
     }
     let url = Url::parse(value).map_err(|e| bad(&e.to_string()))?;
     match url.host() {
@@ -68,13 +71,4 @@ fn has_bad_percent_escape(value: &str) -> bool {
 fn has_empty_label(name: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
     name.split('.').any(str::is_empty)
-}
-
-/// A value as quoted in an error: bounded, so a huge input makes a short answer.
-fn shown(value: &str) -> String {
-    const SHOWN: usize = 200;
-    match value.char_indices().nth(SHOWN) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_string(),
-    }
 }

@@ -65,9 +65,11 @@ pub fn http_client(
             tracing::error!("could not build the tuned HTTP client ({e}); using defaults");
             // The fallback keeps what makes deliveries safe: the policy, no redirects.
             let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+            // No client at all means no TLS backend: nothing could be delivered, and
+            // a default client would drop the policy and follow redirects.
             with_policy(builder, destinations)
                 .build()
-                .unwrap_or_default()
+                .expect("an HTTP client for deliveries (is the TLS backend usable?)")
         })
 }
 

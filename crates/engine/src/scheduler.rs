@@ -31,7 +31,7 @@
 //! The loop sleeps until the earliest next tick, at most one second, using the engine's
 //! [`Clock`](crate::Clock): a test on a manual clock advances time and the loop notices.
 
-use depesha_core::cron::{next_tick, NEVER};
+use depesha_core::cron::{next_tick, no_next_tick_reason, NEVER};
 use depesha_core::destination::Destination;
 use depesha_core::schedule::Schedule;
 use depesha_core::UnixMillis;
@@ -198,8 +198,7 @@ fn advanced(
     // most, and the search takes at most `cron::MAX_SEARCH_STEPS` calendar steps.
     schedule.next_schedule_time = next_tick(&schedule.cron, tick.max(now));
     schedule.error = error.or_else(|| {
-        (schedule.next_schedule_time == NEVER)
-            .then(|| format!("the cron \"{}\" never fires again", schedule.cron))
+        (schedule.next_schedule_time == NEVER).then(|| no_next_tick_reason(&schedule.cron))
     });
     schedule
 }
