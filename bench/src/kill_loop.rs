@@ -303,7 +303,7 @@ async fn cycle(
         None
     };
     let taken_at_kill = publishing.taken();
-    server.kill_now();
+    server.kill();
     publishing.stop.store(true, Relaxed);
     let undelivered_at_kill = undelivered(acks, tracker, publishing.range.end);
     if let Some(load) = load {

@@ -186,18 +186,14 @@ impl Depesha {
         Ok((stopped, ready))
     }
 
-    /// `kill -9`: the server gets no chance to finish anything (the kill loop's crash).
-    pub fn kill_now(&mut self) {
-        self.kill();
-    }
-
     /// Starts the server again on the same data dir (on a new free port) after
-    /// [`Depesha::kill_now`]; returns the time from spawn to ready.
+    /// [`Depesha::kill`]; returns the time from spawn to ready.
     pub async fn respawn(&mut self, client: &Client) -> Result<Duration, String> {
         self.spawn_and_wait(client).await
     }
 
-    fn kill(&mut self) {
+    /// `kill -9`: the server gets no chance to finish anything (the kill loop's crash).
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

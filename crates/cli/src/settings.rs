@@ -239,12 +239,7 @@ impl Settings {
         config.dedup_window_ms = ms(duration("dedup_window", &self.dedup_window)?);
         // Checked here too, so that a bad store setting is refused with the others.
         self.store_options()?;
-        let connect_timeout = duration("connect_timeout", &self.connect_timeout)?;
-        if connect_timeout.is_zero() {
-            return Err(SettingsError::Invalid(
-                "connect_timeout must be longer than 0s".into(),
-            ));
-        }
+        let connect_timeout = positive_duration("connect_timeout", &self.connect_timeout)?;
         config.connections = self.connection_limits()?;
         config.engine = EngineConfig {
             max_in_flight: self.max_in_flight.max(1),
@@ -267,24 +262,15 @@ impl Settings {
 
     /// The client connection limits, each checked to allow at least one request.
     fn connection_limits(&self) -> Result<ConnectionLimits, SettingsError> {
-        let positive = |name: &str, value: &str| -> Result<Duration, SettingsError> {
-            let d = parse_duration(name, value).map_err(|e| SettingsError::Invalid(e.0))?;
-            if d.is_zero() {
-                return Err(SettingsError::Invalid(format!(
-                    "{name} must be longer than 0s"
-                )));
-            }
-            Ok(d)
-        };
         if self.max_connections == Some(0) || self.max_header_bytes == 0 {
             return Err(SettingsError::Invalid(
                 "max_connections and max_header_bytes must be at least 1".into(),
             ));
         }
         Ok(ConnectionLimits {
-            header_timeout: positive("header_timeout", &self.header_timeout)?,
-            body_timeout: positive("body_timeout", &self.body_timeout)?,
-            idle_timeout: positive("idle_timeout", &self.idle_timeout)?,
+            header_timeout: positive_duration("header_timeout", &self.header_timeout)?,
+            body_timeout: positive_duration("body_timeout", &self.body_timeout)?,
+            idle_timeout: positive_duration("idle_timeout", &self.idle_timeout)?,
             max_connections: self.max_connections.unwrap_or_else(|| {
                 open_files::connection_budget(open_files::current_limit(), self.max_in_flight)
             }),
@@ -294,13 +280,8 @@ impl Settings {
 
     /// The embedded store's options: its page cache and checkpoint interval.
     pub fn store_options(&self) -> Result<StoreOptions, SettingsError> {
-        let checkpoint_interval = parse_duration("checkpoint_interval", &self.checkpoint_interval)
-            .map_err(|e| SettingsError::Invalid(e.0))?;
-        if checkpoint_interval.is_zero() {
-            return Err(SettingsError::Invalid(
-                "checkpoint_interval must be longer than 0s".into(),
-            ));
-        }
+        let checkpoint_interval =
+            positive_duration("checkpoint_interval", &self.checkpoint_interval)?;
         Ok(StoreOptions {
             cache_bytes: self.store_cache_mb.max(1).saturating_mul(1024 * 1024),
             checkpoint_interval,
@@ -314,6 +295,17 @@ impl Settings {
         DestinationPolicy::public_only_allowing(&self.allow_destinations)
             .map_err(|e| SettingsError::Invalid(e.0))
     }
+}
+
+/// A duration setting that must be longer than zero, named in its error.
+fn positive_duration(name: &str, value: &str) -> Result<Duration, SettingsError> {
+    let d = parse_duration(name, value).map_err(|e| SettingsError::Invalid(e.0))?;
+    if d.is_zero() {
+        return Err(SettingsError::Invalid(format!(
+            "{name} must be longer than 0s"
+        )));
+    }
+    Ok(d)
 }
 
 /// Reads `allow_destinations` from a TOML list or from one comma-separated string.

@@ -30,9 +30,9 @@ pub enum ApiError {
     /// The request body did not arrive within the body timeout.
     #[error("the request body did not arrive within {0} ms; send it whole and promptly")]
     BodyTimeout(u128),
-    #[error("the request target is longer than this server's limit of {0} bytes")]
+    #[error("the request target is longer than this server's limit of {0} bytes; send long data in the body")]
     UriTooLong(usize),
-    #[error("the request headers are larger than this server's limit of {0} bytes")]
+    #[error("the request headers are larger than this server's limit of {0} bytes; send fewer or shorter headers (the operator sets the limit with max_header_bytes)")]
     HeadersTooLarge(usize),
     /// A store or engine failure: nothing was accepted, the client may retry.
     #[error("{0}")]

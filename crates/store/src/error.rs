@@ -5,8 +5,11 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The disk refused a read or write (full disk, failing device). Answered 503:
-    /// nothing was accepted, and the same request may succeed later, since the
-    /// embedded store heals by itself once space comes back.
+    /// the request was not accepted, and the same request may succeed later, since
+    /// the embedded store heals by itself once space comes back. (When the device
+    /// fails in the middle of making a commit durable, the commit may still show up
+    /// after a restart; a publish retried with a deduplication id is then stored
+    /// once.)
     #[error("storage I/O error: {0}")]
     Io(String),
     /// Stored data this build cannot read, or a caller bug the store refused to

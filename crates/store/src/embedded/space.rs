@@ -54,7 +54,7 @@ impl DurableGate {
         space_came_back(blocked.free_bytes, free_bytes(&self.dir), bytes)
     }
 
-    /// A durable commit failed (or the journal found no room): stop trying until space
+    /// A durable commit failed: stop trying until space
     /// comes back.
     pub(super) fn failed(&self) {
         let blocked = Blocked {
