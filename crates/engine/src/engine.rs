@@ -370,8 +370,8 @@ impl Inner {
     }
 }
 
-/// At start, tells the gate how many messages wait for each key, and releases those
-/// that may start (their wait-lists outlived the restart; the counters did not).
+/// At start, releases the waiting messages that may start now: the wait-lists
+/// outlived the restart, the counters (and so the events that would free them) did not.
 async fn resume_waiting(inner: Arc<Inner>) {
     let keys = match inner.store.keys_with_waiting() {
         Ok(keys) => keys,
@@ -381,15 +381,6 @@ async fn resume_waiting(inner: Arc<Inner>) {
         }
     };
     for (user, key) in keys {
-        let waiting = inner.store.waiting_count(&user, &key).unwrap_or(0);
-        let now = inner.clock.now();
-        let limits = inner
-            .store
-            .flow_key(&user, &key)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| FlowKey::new(&user, &key, now));
-        inner.flow.set_waiting(&user, &key, waiting, now, || limits);
         crate::worker::release_waiting(&inner, &user, &key).await;
     }
 }

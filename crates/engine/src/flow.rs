@@ -10,7 +10,11 @@
 //! released — made pending again, due now — and go through the gate once more.
 //!
 //! Counters live here, in memory: after a restart nothing is in flight and a new rate
-//! period starts. The limits themselves are the stored [`FlowKey`], cached here.
+//! period starts. The limits themselves are the stored [`FlowKey`], cached here. Who
+//! waits is *not* counted here: the store's wait-list is asked each time (up to the
+//! number that may start). A count kept in memory drifts from the list when a park
+//! and a release — or the resume at start — cross, and a message the count forgets
+//! is never released; the kill loop found one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,8 +42,6 @@ struct KeyState {
     in_flight: u32,
     period_start: UnixMillis,
     started_in_period: u32,
-    /// Messages of this key in the store's wait-list, as far as this process knows.
-    waiting: u64,
     /// A wake-up at the end of the rate period is already scheduled for this time.
     wake_at: Option<UnixMillis>,
 }
@@ -51,7 +53,6 @@ impl KeyState {
             in_flight: 0,
             period_start: now,
             started_in_period: 0,
-            waiting: 0,
             wake_at: None,
         }
     }
@@ -149,7 +150,6 @@ impl FlowGate {
     ) -> Option<UnixMillis> {
         let mut keys = self.lock();
         let state = keys.get_mut(&(user.to_string(), key.to_string()))?;
-        state.waiting += 1;
         match (until, state.wake_at) {
             (Some(t), Some(w)) if w <= t => None,
             (Some(t), _) => {
@@ -160,67 +160,50 @@ impl FlowGate {
         }
     }
 
-    /// How many waiting messages to release now (0 when none wait or none could
-    /// start), and — when some will still wait after that because this rate period
-    /// is used up — the time a wake-up must be scheduled for (if none is yet).
-    pub(crate) fn to_release(
+    /// How many waiting messages of a key may be released now (at most
+    /// [`RELEASE_BATCH`]). `limits` loads the stored limits the first time the key is
+    /// seen (at start, its wait-list outlived the process).
+    pub(crate) fn room(
         &self,
         user: &str,
         key: &str,
-        now: UnixMillis,
-    ) -> (usize, Option<UnixMillis>) {
-        let mut keys = self.lock();
-        let Some(state) = keys.get_mut(&(user.to_string(), key.to_string())) else {
-            return (0, None);
-        };
-        state.roll(now);
-        if state.wake_at.is_some_and(|w| w <= now) {
-            state.wake_at = None;
-        }
-        let n = state.room().min(state.waiting).min(RELEASE_BATCH as u64);
-        let left = state.waiting - n;
-        let rate_left = state
-            .limits
-            .rate
-            .map(|r| u64::from(r.saturating_sub(state.started_in_period)));
-        // The released ones will use up the period's starts; the rest wait for the next.
-        let wake = (left > 0
-            && !state.limits.paused
-            && rate_left.is_some_and(|r| r <= n)
-            && state.wake_at.is_none())
-        .then(|| state.period_end());
-        if let Some(at) = wake {
-            state.wake_at = Some(at);
-        }
-        (usize::try_from(n).unwrap_or(RELEASE_BATCH), wake)
-    }
-
-    /// `released` messages left the wait-list; `asked` were asked for (fewer came
-    /// back: the store's list is shorter than this process thought).
-    pub(crate) fn released(&self, user: &str, key: &str, asked: usize, released: usize) {
-        if let Some(state) = self.lock().get_mut(&(user.to_string(), key.to_string())) {
-            state.waiting = if released < asked {
-                0
-            } else {
-                state.waiting.saturating_sub(released as u64)
-            };
-        }
-    }
-
-    /// Tells the gate how many messages wait for a key (at start, from the store).
-    pub(crate) fn set_waiting(
-        &self,
-        user: &str,
-        key: &str,
-        waiting: u64,
         now: UnixMillis,
         limits: impl FnOnce() -> FlowKey,
-    ) {
+    ) -> u64 {
         let mut keys = self.lock();
         let state = keys
             .entry((user.to_string(), key.to_string()))
             .or_insert_with(|| KeyState::new(limits(), now));
-        state.waiting = waiting;
+        state.roll(now);
+        if state.wake_at.is_some_and(|w| w <= now) {
+            state.wake_at = None;
+        }
+        state.room().min(RELEASE_BATCH as u64)
+    }
+
+    /// `released` waiting messages are being released and more wait. When it is this
+    /// rate period that holds the rest back, returns the period's end — the time a
+    /// wake-up must be scheduled for — unless one is scheduled already. (When
+    /// parallelism holds them back, the attempts that end release them.)
+    pub(crate) fn wake_for_the_rest(
+        &self,
+        user: &str,
+        key: &str,
+        released: u64,
+    ) -> Option<UnixMillis> {
+        let mut keys = self.lock();
+        let state = keys.get_mut(&(user.to_string(), key.to_string()))?;
+        let rate_left = state
+            .limits
+            .rate
+            .map(|r| u64::from(r.saturating_sub(state.started_in_period)));
+        let rate_bound = !state.limits.paused && rate_left.is_some_and(|r| r <= released);
+        if !rate_bound || state.wake_at.is_some() {
+            return None;
+        }
+        let at = state.period_end();
+        state.wake_at = Some(at);
+        Some(at)
     }
 
     /// New stored limits (a publish brought new values, or pin/unpin/pause/resume).
@@ -314,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn a_paused_key_lets_nothing_through_and_release_counts_room() {
+    fn a_paused_key_has_no_room_until_resumed() {
         let gate = FlowGate::default();
         let mut l = limits(Some(3), None, 1);
         l.paused = true;
@@ -324,23 +307,30 @@ mod tests {
             Admission::Wait { until: None }
         );
         assert_eq!(gate.parked("u", "k", None), None);
-        assert_eq!(gate.to_release("u", "k", 0), (0, None));
+        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 0);
+        assert_eq!(gate.wake_for_the_rest("u", "k", 0), None, "resume wakes it");
         l.paused = false;
         gate.set_limits(l, 0);
-        assert_eq!(
-            gate.to_release("u", "k", 0),
-            (1, None),
-            "one waits, three could start"
-        );
+        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 3);
     }
 
     #[test]
-    fn a_release_that_uses_up_the_rate_asks_for_a_wake_up_at_the_next_period() {
+    fn room_loads_the_stored_limits_of_a_key_first_seen_at_start() {
+        let gate = FlowGate::default();
+        assert_eq!(gate.room("u", "k", 0, || limits(Some(2), None, 1)), 2);
+        assert_eq!(
+            gate.try_start("u", "k", 0, || unreachable!()),
+            Admission::Go
+        );
+        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 1);
+    }
+
+    #[test]
+    fn a_release_that_uses_up_the_rate_asks_for_one_wake_up_at_the_next_period() {
         let gate = FlowGate::default();
         gate.set_limits(limits(None, Some(2), 2), 0);
-        gate.set_waiting("u", "k", 5, 0, || unreachable!());
-        assert_eq!(gate.to_release("u", "k", 0), (2, Some(2_000)));
-        gate.released("u", "k", 2, 2);
+        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 2);
+        assert_eq!(gate.wake_for_the_rest("u", "k", 2), Some(2_000));
         // The two released start and use up the period.
         assert_eq!(
             gate.try_start("u", "k", 10, || unreachable!()),
@@ -350,12 +340,22 @@ mod tests {
             gate.try_start("u", "k", 10, || unreachable!()),
             Admission::Go
         );
+        assert_eq!(gate.room("u", "k", 100, || unreachable!()), 0);
         assert_eq!(
-            gate.to_release("u", "k", 100),
-            (0, None),
+            gate.wake_for_the_rest("u", "k", 0),
+            None,
             "a wake-up is already due"
         );
-        assert_eq!(gate.to_release("u", "k", 2_000), (2, Some(4_000)));
+        assert_eq!(gate.room("u", "k", 2_000, || unreachable!()), 2);
+        assert_eq!(gate.wake_for_the_rest("u", "k", 2), Some(4_000));
+    }
+
+    #[test]
+    fn parallelism_that_holds_the_rest_back_needs_no_wake_up() {
+        let gate = FlowGate::default();
+        gate.set_limits(limits(Some(1), Some(10), 60), 0);
+        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 1);
+        assert_eq!(gate.wake_for_the_rest("u", "k", 1), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use depesha_store::{DueKey, Guard, Unit, UnitOutcome, Write};
 use crate::delivery;
 use crate::engine::Inner;
 use crate::fairness::{destination_of, Lane, SharePermit};
-use crate::flow::Admission;
+use crate::flow::{Admission, RELEASE_BATCH};
 use crate::outcome::{outcome, Retention};
 use crate::prepared::Ticket;
 
@@ -373,9 +373,28 @@ fn stored_limits(inner: &Inner, user: &str, key: &str, now: u64) -> FlowKey {
 /// rest are looked at again when the rate period rolls over.
 pub(crate) async fn release_waiting(inner: &Arc<Inner>, user: &str, key: &str) {
     let now = inner.clock.now();
-    let (count, wake) = inner.flow.to_release(user, key, now);
-    if let Some(at) = wake {
-        wake_at(inner.clone(), user.to_string(), key.to_string(), at);
+    let room = inner
+        .flow
+        .room(user, key, now, || stored_limits(inner, user, key, now));
+    // One more than may start tells whether some will still wait.
+    let waiting = match inner.store.waiting_count(user, key, room.saturating_add(1)) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(key = %key, "could not read a wait-list (will look again): {e}");
+            wake_at(
+                inner.clone(),
+                user.to_string(),
+                key.to_string(),
+                now + STORE_RETRY_MS,
+            );
+            return;
+        }
+    };
+    let count = room.min(waiting);
+    if waiting > count {
+        if let Some(at) = inner.flow.wake_for_the_rest(user, key, count) {
+            wake_at(inner.clone(), user.to_string(), key.to_string(), at);
+        }
     }
     if count == 0 {
         return;
@@ -383,20 +402,17 @@ pub(crate) async fn release_waiting(inner: &Arc<Inner>, user: &str, key: &str) {
     let unit = Unit::new(vec![Write::ReleaseWaiting {
         user: user.to_string(),
         key: key.to_string(),
-        count,
+        count: usize::try_from(count).unwrap_or(RELEASE_BATCH),
         now,
     }]);
-    match inner.commit(vec![unit]).await {
-        Ok(outcomes) => {
-            let released = match outcomes.first() {
-                Some(UnitOutcome::Applied(applied)) => applied.became_due.len(),
-                _ => 0,
-            };
-            inner.flow.released(user, key, count, released);
-        }
-        Err(e) => {
-            tracing::error!(key = %key, "could not release waiting messages (will retry on the next event): {e}")
-        }
+    if let Err(e) = inner.commit(vec![unit]).await {
+        tracing::error!(key = %key, "could not release waiting messages (will look again): {e}");
+        wake_at(
+            inner.clone(),
+            user.to_string(),
+            key.to_string(),
+            now + STORE_RETRY_MS,
+        );
     }
 }
 

@@ -780,3 +780,47 @@ fn waiting_messages_survive_a_restart_and_are_delivered_once_after_resume() {
     assert_eq!(receiver.requests_to("/first").len(), 1);
     assert_eq!(receiver.max_concurrency("/survivor"), 1);
 }
+
+/// Who waits is the store's wait-list, not a count the engine keeps. A message listed
+/// there that the engine never counted (as when a park crosses the resume at start —
+/// the kill loop lost one that way) is released by the key's next event.
+#[tokio::test]
+async fn a_waiting_message_the_engine_did_not_count_is_released_by_the_next_event() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start().await;
+    let user = server.user(1);
+    let headers = [(KEY, "drift"), (VALUE, "parallelism=1")];
+
+    // A message of the key, put in the wait-list behind the engine's back.
+    let delayed = [
+        (KEY, "drift"),
+        (VALUE, "parallelism=1"),
+        ("Upstash-Delay", "1h"),
+    ];
+    let id = user
+        .publish_ok(&receiver.url("/uncounted"), &delayed, "uncounted")
+        .await;
+    let store = server.state.engine.store();
+    let mut message = store
+        .message(common::dev_user(1).id, &id)
+        .expect("read")
+        .expect("stored");
+    message.state = depesha_core::message::MessageState::Waiting;
+    message.due = server.now();
+    server
+        .state
+        .engine
+        .commit(vec![depesha_store::Unit::new(vec![
+            depesha_store::Write::PutMessage(message),
+        ])])
+        .await
+        .expect("commit");
+    wait_for_wait_list(&user, "drift", 1).await;
+
+    // The key's next delivery ends, and so frees a slot.
+    user.publish_ok(&receiver.url("/counted"), &headers, "counted")
+        .await;
+    receiver.wait_for("/counted", 1).await;
+    receiver.wait_for("/uncounted", 1).await;
+    wait_for_wait_list(&user, "drift", 0).await;
+}

@@ -129,8 +129,9 @@ pub trait FlowKeyStore {
     fn flow_key(&self, user: &str, key: &str) -> StoreResult<Option<FlowKey>>;
     /// All of `user`'s keys, by key.
     fn flow_keys(&self, user: &str) -> StoreResult<Vec<FlowKey>>;
-    /// Number of messages in the key's wait-list.
-    fn waiting_count(&self, user: &str, key: &str) -> StoreResult<u64>;
+    /// Number of messages in the key's wait-list, counting no further than `limit`
+    /// (the engine only needs to know whether more wait than may start).
+    fn waiting_count(&self, user: &str, key: &str, limit: u64) -> StoreResult<u64>;
     /// Every (user, key) with a non-empty wait-list (to resume them at start).
     fn keys_with_waiting(&self) -> StoreResult<Vec<(String, String)>>;
 }

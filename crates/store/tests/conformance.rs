@@ -1607,10 +1607,15 @@ pub fn waiting_messages_are_in_their_keys_wait_list(store: &impl Store) {
         store.pending_ids(A, &no_filter(), 10).expect("ids").len(),
         5
     );
-    assert_eq!(store.waiting_count(A, "k").expect("count"), 4);
-    assert_eq!(store.waiting_count(A, "k2").expect("count"), 1);
-    assert_eq!(store.waiting_count(B, "k").expect("count"), 1);
-    assert_eq!(store.waiting_count(A, "none").expect("count"), 0);
+    assert_eq!(store.waiting_count(A, "k", u64::MAX).expect("count"), 4);
+    assert_eq!(store.waiting_count(A, "k2", u64::MAX).expect("count"), 1);
+    assert_eq!(store.waiting_count(B, "k", u64::MAX).expect("count"), 1);
+    assert_eq!(store.waiting_count(A, "none", u64::MAX).expect("count"), 0);
+    assert_eq!(
+        store.waiting_count(A, "k", 2).expect("count"),
+        2,
+        "counting stops at the limit"
+    );
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
         v.iter()
             .map(|(u, k)| (u.to_string(), k.to_string()))
@@ -1634,7 +1639,7 @@ pub fn waiting_messages_are_in_their_keys_wait_list(store: &impl Store) {
     let w0 = store.message(A, "w0").expect("read").expect("w0");
     assert_eq!((w0.state, w0.due), (MessageState::Pending, 1_000));
     assert_eq!(state_of(store, A, "w2"), MessageState::Waiting);
-    assert_eq!(store.waiting_count(A, "k").expect("count"), 2);
+    assert_eq!(store.waiting_count(A, "k", u64::MAX).expect("count"), 2);
     assert_eq!(store.pending_count().expect("count"), 2);
 
     // More than there are; nothing at all; another user's list.
@@ -1654,8 +1659,8 @@ pub fn waiting_messages_are_in_their_keys_wait_list(store: &impl Store) {
             applied(Taken::Nothing),
         ]
     );
-    assert_eq!(store.waiting_count(A, "k").expect("count"), 0);
-    assert_eq!(store.waiting_count(B, "k").expect("count"), 1);
+    assert_eq!(store.waiting_count(A, "k", u64::MAX).expect("count"), 0);
+    assert_eq!(store.waiting_count(B, "k", u64::MAX).expect("count"), 1);
     assert_eq!(
         store.keys_with_waiting().expect("keys"),
         pairs(&[(A, "k2"), (B, "k")])
@@ -1679,13 +1684,13 @@ pub fn put_message_moves_wait_list_entries(store: &impl Store) {
     w.state = MessageState::Waiting;
     commit_all(store, vec![put(w.clone())]);
     assert_eq!(store.pending_count().expect("count"), 0);
-    assert_eq!(store.waiting_count(A, "fc").expect("count"), 1);
+    assert_eq!(store.waiting_count(A, "fc", u64::MAX).expect("count"), 1);
 
     // Waiting at another due, then under another key: one entry, where it belongs.
     w.due = 50;
     commit_all(store, vec![put(w.clone())]);
     commit_all(store, vec![put(waiting(A, "other", "fc", 20))]);
-    assert_eq!(store.waiting_count(A, "fc").expect("count"), 2);
+    assert_eq!(store.waiting_count(A, "fc", u64::MAX).expect("count"), 2);
     let first = store
         .commit(vec![release(A, "fc", 1, 100)])
         .expect("commit");
@@ -1694,12 +1699,22 @@ pub fn put_message_moves_wait_list_entries(store: &impl Store) {
         flow.key = "elsewhere".into();
     }
     commit_all(store, vec![put(w.clone())]);
-    assert_eq!(store.waiting_count(A, "fc").expect("count"), 0);
-    assert_eq!(store.waiting_count(A, "elsewhere").expect("count"), 1);
+    assert_eq!(store.waiting_count(A, "fc", u64::MAX).expect("count"), 0);
+    assert_eq!(
+        store
+            .waiting_count(A, "elsewhere", u64::MAX)
+            .expect("count"),
+        1
+    );
 
     // Waiting -> delivered leaves every list.
     commit_all(store, vec![put(delivered(w, 5_000))]);
-    assert_eq!(store.waiting_count(A, "elsewhere").expect("count"), 0);
+    assert_eq!(
+        store
+            .waiting_count(A, "elsewhere", u64::MAX)
+            .expect("count"),
+        0
+    );
     assert_eq!(store.keys_with_waiting().expect("keys"), Vec::new());
     assert_eq!(store.pending_count().expect("count"), 1);
 }
@@ -1718,7 +1733,7 @@ pub fn cancel_takes_waiting_messages_out_of_the_wait_list(store: &impl Store) {
         store.commit(vec![cancel(A, "w", 1)]).expect("commit"),
         vec![applied(Taken::Message(Box::new(w)))]
     );
-    assert_eq!(store.waiting_count(A, "k").expect("count"), 1);
+    assert_eq!(store.waiting_count(A, "k", u64::MAX).expect("count"), 1);
     commit_all(
         store,
         vec![Unit::new(vec![Write::DeleteMessage {
@@ -1726,7 +1741,7 @@ pub fn cancel_takes_waiting_messages_out_of_the_wait_list(store: &impl Store) {
             id: "gone".into(),
         }])],
     );
-    assert_eq!(store.waiting_count(A, "k2").expect("count"), 0);
+    assert_eq!(store.waiting_count(A, "k2", u64::MAX).expect("count"), 0);
     let pairs = store.keys_with_waiting().expect("keys");
     assert_eq!(pairs, vec![(A.to_string(), "k".to_string())]);
     // What is left is released normally.
@@ -1990,7 +2005,7 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
     );
     assert_eq!(store.flow_key(A, "fk").expect("key"), Some(fk));
     assert_eq!(store.message(A, "w").expect("read"), Some(w));
-    assert_eq!(store.waiting_count(A, "fk").expect("count"), 1);
+    assert_eq!(store.waiting_count(A, "fk", u64::MAX).expect("count"), 1);
     assert_eq!(store.schedule(A, "s").expect("schedule"), Some(s));
     assert_eq!(
         store.due_schedules(u64::MAX, 10).expect("due"),

@@ -35,7 +35,10 @@ pub struct FlowKeyView {
 }
 
 fn view(state: &AppState, key: FlowKey) -> ApiResult<FlowKeyView> {
-    let waiting = state.engine.store().waiting_count(&key.user, &key.key)?;
+    let waiting = state
+        .engine
+        .store()
+        .waiting_count(&key.user, &key.key, u64::MAX)?;
     let counters = state.engine.flow_counters(&key.user, &key.key);
     Ok(FlowKeyView {
         flow_control_key: key.key,

@@ -16,11 +16,11 @@ use super::reads::{count_range, read, scopes};
 use super::tables::{self as t, flow_wait_entry_of, message_key, prefix_range, scope};
 use crate::StoreResult;
 
-pub(super) fn waiting_count(db: &Database, user: &str, key: &str) -> StoreResult<u64> {
+pub(super) fn waiting_count(db: &Database, user: &str, key: &str, limit: u64) -> StoreResult<u64> {
     let Some(scope) = scope(user, key) else {
         return Ok(0);
     };
-    count_range(&read(db, t::FLOW_WAIT)?, prefix_range(scope))
+    count_range(&read(db, t::FLOW_WAIT)?, prefix_range(scope), limit)
 }
 
 pub(super) fn keys_with_waiting(db: &Database) -> StoreResult<Vec<(String, String)>> {

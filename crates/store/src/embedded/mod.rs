@@ -739,8 +739,8 @@ impl FlowKeyStore for EmbeddedStore {
         self.with(true, |db| records::records(db, tables::FLOW_KEYS, user))
     }
 
-    fn waiting_count(&self, user: &str, key: &str) -> StoreResult<u64> {
-        self.with(true, |db| flow::waiting_count(db, user, key))
+    fn waiting_count(&self, user: &str, key: &str, limit: u64) -> StoreResult<u64> {
+        self.with(true, |db| flow::waiting_count(db, user, key, limit))
     }
 
     fn keys_with_waiting(&self) -> StoreResult<Vec<(String, String)>> {
@@ -939,7 +939,10 @@ mod tests {
             assert_eq!(store.message("u", "ok").expect("read"), None);
         }
         // Reads of such names find nothing.
-        assert_eq!(store.waiting_count("u", "a\0b").expect("count"), 0);
+        assert_eq!(
+            store.waiting_count("u", "a\0b", u64::MAX).expect("count"),
+            0
+        );
         assert_eq!(store.queue_lag("u", "q\0").expect("lag"), 0);
         assert_eq!(store.queue_items("u", "q\0", 5).expect("items"), Vec::new());
     }

@@ -24,7 +24,7 @@ pub(super) fn queue_lag(db: &Database, user: &str, name: &str) -> StoreResult<u6
     let Some(scope) = scope(user, name) else {
         return Ok(0);
     };
-    count_range(&read(db, t::QUEUE_ITEMS)?, prefix_range(scope))
+    count_range(&read(db, t::QUEUE_ITEMS)?, prefix_range(scope), u64::MAX)
 }
 
 pub(super) fn queue_items(

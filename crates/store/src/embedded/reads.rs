@@ -220,16 +220,20 @@ pub(super) fn keys(db: &Database, user: &str) -> StoreResult<Option<SigningKeys>
     value.map(|v| decode(v.value())).transpose()
 }
 
-/// Number of keys in `[start, end)`.
+/// Number of keys in `[start, end)`, counting no further than `limit`.
 pub(super) fn count_range<V: Value + 'static>(
     table: &ReadOnlyTable<Bytes, V>,
     (start, end): (Vec<u8>, Vec<u8>),
+    limit: u64,
 ) -> StoreResult<u64> {
     let mut count = 0;
     for item in table
         .range::<&[u8]>(start.as_slice()..end.as_slice())
         .map_err(io)?
     {
+        if count >= limit {
+            break;
+        }
         item.map_err(io)?;
         count += 1;
     }
