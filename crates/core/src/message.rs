@@ -120,6 +120,22 @@ pub struct Message {
 }
 
 impl Message {
+    /// A queued message whose item is among its queue's active ones starts: it is
+    /// pending again, due when its delay allows (a delay given at enqueue still holds).
+    pub fn admit_from_queue(&mut self, now: UnixMillis) {
+        self.state = MessageState::Pending;
+        self.due = now.max(self.not_before);
+    }
+
+    /// A message that waited for its flow-control key is let through: pending, due
+    /// now (its delay had passed when it was parked, or it would not have been).
+    pub fn release_from_wait(&mut self, now: UnixMillis) {
+        self.state = MessageState::Pending;
+        self.due = now;
+    }
+}
+
+impl Message {
     /// The first label, which QStash still shows as the deprecated `label` field.
     pub fn label(&self) -> Option<&str> {
         self.labels.first().map(String::as_str)

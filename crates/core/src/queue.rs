@@ -47,3 +47,16 @@ pub struct QueueItem {
     pub queue: String,
     pub position: QueuePosition,
 }
+
+impl Queue {
+    /// How many of the queue's first items may be active at once: its parallelism,
+    /// or none while it is paused (spec §3.7: a paused queue accepts but does not
+    /// deliver). Every backend's queue admission counts by this.
+    pub fn active_slots(&self) -> usize {
+        if self.paused {
+            0
+        } else {
+            usize::try_from(self.parallelism).unwrap_or(usize::MAX)
+        }
+    }
+}

@@ -35,3 +35,24 @@ pub struct Schedule {
     /// Why the last tick produced nothing, if it failed.
     pub error: Option<String>,
 }
+
+impl Schedule {
+    /// The time the store's tick index holds the schedule at: its next tick, unless
+    /// it is paused (a paused schedule is in no index and never fires).
+    pub fn indexed_at(&self) -> Option<UnixMillis> {
+        (!self.paused).then_some(self.next_schedule_time)
+    }
+
+    /// Records how a message of the last tick ended. Results of earlier ticks'
+    /// messages, and a second result for one message (an at-least-once outcome
+    /// applied twice), change nothing; returns whether the schedule changed.
+    pub fn record_result(&mut self, message_id: &str, delivered: bool) -> bool {
+        let of_last_tick = self.last_message_ids.iter().any(|m| m == message_id);
+        let already = self.last_results.iter().any(|(m, _)| m == message_id);
+        if !of_last_tick || already {
+            return false;
+        }
+        self.last_results.push((message_id.to_string(), delivered));
+        true
+    }
+}

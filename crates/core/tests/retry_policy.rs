@@ -1,39 +1,17 @@
 //! What follows an attempt (spec §7).
 
+mod common;
+
+use common::NOW;
 use depesha_core::backoff::Backoff;
 use depesha_core::header_map::HeaderMap;
 use depesha_core::log::HttpResponse;
 use depesha_core::message::Message;
-use depesha_core::publish::{build_message, classify, NewMessage, PublishLimits, Target};
 use depesha_core::retry_policy::{next_step, AttemptResult, NextStep};
 use std::time::Duration;
 
-const NOW: u64 = 1_700_000_000_000;
-
 fn message(headers: &[(&str, &str)], retried: u32) -> Message {
-    let pairs: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let parsed = classify(&pairs, &PublishLimits::default(), NOW).expect("valid");
-    let mut m = build_message(
-        NewMessage {
-            id: "msg_x".into(),
-            user: "u",
-            target: Target {
-                url: "http://127.0.0.1/".into(),
-                topic_name: None,
-                endpoint_name: None,
-            },
-            queue_name: None,
-            schedule_id: None,
-            body: Vec::new(),
-            caller_ip: None,
-            now: NOW,
-        },
-        &parsed,
-        &PublishLimits::default(),
-    );
+    let mut m = common::message(headers);
     m.retried = retried;
     m
 }

@@ -67,8 +67,7 @@ impl Tx<'_> {
             };
             match (message, placed) {
                 (Some(mut message), Some(old)) if old.wait() == Some(entry.as_slice()) => {
-                    message.state = MessageState::Pending;
-                    message.due = now;
+                    message.release_from_wait(now);
                     self.put_message_over(&message, Some(old))?;
                 }
                 // An entry that no waiting message accounts for (never written by this

@@ -5,8 +5,6 @@
 //! or the callback it handed the item to). A queue's `lag` is the length of that range.
 //! The queue settings themselves are plain records (`records.rs`).
 
-use std::cmp::max;
-
 use depesha_core::message::{Message, MessageState};
 use depesha_core::queue::QueuePosition;
 use depesha_core::UnixMillis;
@@ -102,14 +100,11 @@ impl Tx<'_> {
         let Some(settings) = self.queue_record(user, queue)? else {
             return Ok(());
         };
-        if settings.paused {
-            return Ok(());
-        }
-        let Some(scope) = scope(user, queue) else {
+        let limit = settings.active_slots();
+        let Some(scope) = scope(user, queue).filter(|_| limit > 0) else {
             return Ok(());
         };
         let (start, end) = prefix_range(scope);
-        let limit = usize::try_from(settings.parallelism).unwrap_or(usize::MAX);
         let mut holders = Vec::new();
         {
             let items = table(&mut self.queue_items, self.txn, t::QUEUE_ITEMS)?;
@@ -126,8 +121,7 @@ impl Tx<'_> {
             let Some(mut message) = self.queued_message(user, &holder)? else {
                 continue;
             };
-            message.state = MessageState::Pending;
-            message.due = max(now, message.not_before);
+            message.admit_from_queue(now);
             self.put_message(&message)?;
         }
         Ok(())

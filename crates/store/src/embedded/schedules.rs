@@ -40,11 +40,6 @@ pub(super) fn due_schedules(
     Ok(due)
 }
 
-/// The `SCHEDULE_DUE` time of a schedule: its next tick, unless paused.
-fn indexed_at(schedule: &Schedule) -> Option<UnixMillis> {
-    (!schedule.paused).then_some(schedule.next_schedule_time)
-}
-
 impl Tx<'_> {
     pub(super) fn put_schedule(&mut self, schedule: &Schedule) -> StoreResult<()> {
         let key = user_key(&schedule.user, schedule.id.as_bytes());
@@ -55,9 +50,9 @@ impl Tx<'_> {
                 .map_err(io)?;
             old.map(|v| decode::<Schedule>(v.value()))
                 .transpose()?
-                .and_then(|old| indexed_at(&old))
+                .and_then(|old| old.indexed_at())
         };
-        self.move_tick(&schedule.user, &schedule.id, old_at, indexed_at(schedule))
+        self.move_tick(&schedule.user, &schedule.id, old_at, schedule.indexed_at())
     }
 
     pub(super) fn delete_schedule(&mut self, user: &str, id: &str) -> StoreResult<()> {
@@ -68,7 +63,7 @@ impl Tx<'_> {
                 .map_err(io)?;
             old.map(|v| decode::<Schedule>(v.value()))
                 .transpose()?
-                .and_then(|old| indexed_at(&old))
+                .and_then(|old| old.indexed_at())
         };
         self.move_tick(user, id, old_at, None)
     }
@@ -88,12 +83,9 @@ impl Tx<'_> {
         let Some(mut schedule) = stored.map(|v| decode::<Schedule>(v.value())).transpose()? else {
             return Ok(());
         };
-        if !schedule.last_message_ids.contains(&message_id)
-            || schedule.last_results.iter().any(|(m, _)| *m == message_id)
-        {
+        if !schedule.record_result(&message_id, delivered) {
             return Ok(());
         }
-        schedule.last_results.push((message_id, delivered));
         // The tick index is unchanged: only the history moved.
         schedules
             .insert(key.as_slice(), encode(&schedule)?.as_slice())
@@ -113,7 +105,7 @@ impl Tx<'_> {
             .get(user_key(user, id.as_bytes()).as_slice())
             .map_err(io)?;
         let schedule = value.map(|v| decode::<Schedule>(v.value())).transpose()?;
-        Ok(schedule.is_some_and(|s| indexed_at(&s) == Some(at)))
+        Ok(schedule.is_some_and(|s| s.indexed_at() == Some(at)))
     }
 
     fn move_tick(
