@@ -21,9 +21,13 @@ pub enum DeliveryFailure {
     /// sending (the message may have been accepted before the policy changed).
     #[error("{0}")]
     Refused(Refusal),
-    /// No connection opened: refused, unreachable, a name that does not resolve or
-    /// resolves only to addresses the policy refuses, a failed TLS handshake, or the
-    /// connect timeout ran out. The innermost cause, as the client gives it.
+    /// The URL's name resolves only to addresses the destination policy refuses
+    /// (found while connecting, so the text says so as it always has).
+    #[error("could not connect to the destination: {0}")]
+    RefusedResolved(Refusal),
+    /// No connection opened: refused, unreachable, a name that does not resolve, a
+    /// failed TLS handshake, or the connect timeout ran out. The innermost cause, as
+    /// the client gives it.
     #[error("could not connect to the destination: {0}")]
     Connect(String),
     /// The connection opened but no answer came within the attempt's timeout.

@@ -26,6 +26,13 @@ fn each_kind_of_failure_reads_as_it_is_stored() {
             "destination 127.0.0.1 is not allowed: loopback address; see allow_destinations",
         ),
         (
+            DeliveryFailure::RefusedResolved(Refusal {
+                host: "localhost".into(),
+                reason: "it resolves to 127.0.0.1, a loopback address".into(),
+            }),
+            "could not connect to the destination: destination localhost is not allowed: it resolves to 127.0.0.1, a loopback address; see allow_destinations",
+        ),
+        (
             DeliveryFailure::Connect("Connection refused (os error 111)".into()),
             "could not connect to the destination: Connection refused (os error 111)",
         ),

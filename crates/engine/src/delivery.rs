@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use depesha_core::delivery_failure::DeliveryFailure;
-use depesha_core::destination_policy::DestinationPolicy;
+use depesha_core::destination_policy::{DestinationPolicy, Refusal};
 use depesha_core::header_map::{append, HeaderMap};
 use depesha_core::log::HttpResponse;
 use depesha_core::message::Message;
@@ -149,7 +149,7 @@ pub fn prepare(
         .headers(headers)
         .body(message.body.clone())
         .build()
-        .map_err(|e| DeliveryFailure::InvalidRequest(root_cause(&e)))?;
+        .map_err(|e| DeliveryFailure::InvalidRequest(innermost(&e).to_string()))?;
     // Literal addresses bypass the resolver, so they are checked here.
     destinations
         .check_literal(request.url())
@@ -209,20 +209,29 @@ fn failure_of(error: &reqwest::Error, timeout: Duration) -> DeliveryFailure {
     // A connection that did not open in time is a connect error *and* a timeout:
     // say the first, since the attempt's own timeout was not what ran out.
     if error.is_connect() {
-        DeliveryFailure::Connect(root_cause(error))
+        // The guarded resolver's refusal travels inside the connect error.
+        let cause = innermost(error);
+        match cause.downcast_ref::<Refusal>() {
+            Some(refusal) => DeliveryFailure::RefusedResolved(refusal.clone()),
+            None => DeliveryFailure::Connect(cause.to_string()),
+        }
     } else if error.is_timeout() {
         DeliveryFailure::Timeout { after: timeout }
     } else {
-        DeliveryFailure::Request(root_cause(error))
+        DeliveryFailure::Request(innermost(error).to_string())
     }
 }
 
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+/// The innermost cause of `error`: what actually went wrong, without the layers
+/// that passed it on.
+fn innermost<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> &'e (dyn std::error::Error + 'static) {
     let mut source = error;
     while let Some(next) = source.source() {
         source = next;
     }
-    source.to_string()
+    source
 }
 
 #[cfg(test)]
@@ -286,6 +295,21 @@ mod tests {
         assert!(
             matches!(&failure, Some(DeliveryFailure::Refused(r)) if r.host == "127.0.0.1"),
             "{failure:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_only_to_refused_addresses_is_refused() {
+        let strict = DestinationPolicy::public_only(Vec::new());
+        let request = prepare_for(&message_to("http://localhost:9/"), &strict);
+        let client = http_client(4, TIMEOUT, &strict);
+        let result = send(&client, request, TIMEOUT, 1024).await;
+        assert!(
+            matches!(
+                &result,
+                AttemptResult::NoResponse(DeliveryFailure::RefusedResolved(r)) if r.host == "localhost"
+            ),
+            "{result:?}"
         );
     }
 
