@@ -53,8 +53,8 @@ pub fn callback_body(source: &Message, result: &AttemptResult, kind: &CallbackKi
             out.insert(key.into(), json!(v));
         }
     }
-    if let AttemptResult::NoResponse(reason) = result {
-        out.insert("error".into(), json!(reason));
+    if let AttemptResult::NoResponse(failure) = result {
+        out.insert("error".into(), json!(failure.to_string()));
     }
     if let CallbackKind::Failure { dlq_id } = kind {
         out.insert("dlqId".into(), json!(dlq_id));

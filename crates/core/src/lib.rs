@@ -14,6 +14,7 @@ pub mod batch;
 pub mod callback;
 pub mod cron;
 pub mod cron_fields;
+pub mod delivery_failure;
 pub mod destination;
 pub mod destination_policy;
 pub mod destination_url;

@@ -2,6 +2,7 @@
 //! for good. Pure: the engine hands in the attempt's result and the clock's time.
 
 use crate::backoff::Backoff;
+use crate::delivery_failure::DeliveryFailure;
 use crate::log::HttpResponse;
 use crate::message::Message;
 use crate::retry_after::{parse_retry_after, RETRY_AFTER_HEADERS};
@@ -12,8 +13,8 @@ use crate::UnixMillis;
 pub enum AttemptResult {
     /// The destination answered (any status).
     Response(HttpResponse),
-    /// No HTTP answer: timeout, refused connection, DNS, TLS … with a readable reason.
-    NoResponse(String),
+    /// No HTTP answer: timeout, refused connection, DNS, TLS …
+    NoResponse(DeliveryFailure),
 }
 
 impl AttemptResult {
@@ -35,7 +36,7 @@ impl AttemptResult {
             AttemptResult::Response(r) => {
                 Some(format!("destination answered with status {}", r.status))
             }
-            AttemptResult::NoResponse(reason) => Some(reason.clone()),
+            AttemptResult::NoResponse(failure) => Some(failure.to_string()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Callback bodies and messages (spec §8).
 
 use depesha_core::callback::{callback_body, callback_message, CallbackKind};
+use depesha_core::delivery_failure::DeliveryFailure;
 use depesha_core::header_map::HeaderMap;
 use depesha_core::log::HttpResponse;
 use depesha_core::message::Origin;
@@ -70,7 +71,7 @@ fn a_failure_callback_names_its_dlq_entry() {
     };
     let body: serde_json::Value = serde_json::from_slice(&callback_body(
         &source(),
-        &AttemptResult::NoResponse("refused".into()),
+        &AttemptResult::NoResponse(DeliveryFailure::Connect("refused".into())),
         &kind,
     ))
     .expect("json");

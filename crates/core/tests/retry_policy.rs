@@ -4,6 +4,7 @@ mod common;
 
 use common::NOW;
 use depesha_core::backoff::Backoff;
+use depesha_core::delivery_failure::DeliveryFailure;
 use depesha_core::header_map::HeaderMap;
 use depesha_core::log::HttpResponse;
 use depesha_core::message::Message;
@@ -61,7 +62,7 @@ fn failures_back_off_by_e_to_the_2_5_n_seconds() {
     assert_eq!(
         next_step(
             &message(&[], 0),
-            &AttemptResult::NoResponse("refused".into()),
+            &AttemptResult::NoResponse(DeliveryFailure::Connect("refused".into())),
             NOW,
             &fast
         ),

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use depesha_core::destination_policy::DestinationPolicy;
+use depesha_core::delivery_failure::DeliveryFailure;
+use depesha_core::destination_policy::{DestinationPolicy, Refusal};
 use depesha_core::header_map::{append, HeaderMap};
 use depesha_core::log::HttpResponse;
 use depesha_core::message::Message;
@@ -85,9 +86,9 @@ fn with_policy(
     }
 }
 
-/// A request ready to send, or the result of an attempt that cannot be sent (an
-/// invalid method or URL): that still counts as an attempt, and fails like one.
-pub type Prepared = Result<reqwest::Request, AttemptResult>;
+/// A request ready to send, or why an attempt cannot be sent (an invalid method or URL,
+/// a refused address): that still counts as an attempt, and fails like one.
+pub type Prepared = Result<reqwest::Request, DeliveryFailure>;
 
 /// Builds the signed request of an attempt of `message`, without sending it. The
 /// timeout only starts when it is sent. A literal address the policy refuses is not
@@ -100,15 +101,8 @@ pub fn prepare(
     timeout: Duration,
     destinations: &DestinationPolicy,
 ) -> Prepared {
-    let method = match reqwest::Method::from_bytes(message.method.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => {
-            return Err(AttemptResult::NoResponse(format!(
-                "invalid method {}",
-                message.method
-            )))
-        }
-    };
+    let method = reqwest::Method::from_bytes(message.method.as_bytes())
+        .map_err(|_| DeliveryFailure::InvalidMethod(message.method.clone()))?;
     // Forwarded headers first; then Depesha's own, which *replace* any forwarded
     // header of the same name, so a publisher cannot forge `Upstash-Message-Id`,
     // `Upstash-Retried` or the signature a receiver checks.
@@ -155,11 +149,11 @@ pub fn prepare(
         .headers(headers)
         .body(message.body.clone())
         .build()
-        .map_err(|e| AttemptResult::NoResponse(describe(&e, timeout)))?;
+        .map_err(|e| DeliveryFailure::InvalidRequest(innermost(&e).to_string()))?;
     // Literal addresses bypass the resolver, so they are checked here.
     destinations
         .check_literal(request.url())
-        .map_err(|refusal| AttemptResult::NoResponse(refusal.to_string()))?;
+        .map_err(DeliveryFailure::Refused)?;
     Ok(request)
 }
 
@@ -173,11 +167,11 @@ pub async fn send(
 ) -> AttemptResult {
     let request = match request {
         Ok(request) => request,
-        Err(unsendable) => return unsendable,
+        Err(unsendable) => return AttemptResult::NoResponse(unsendable),
     };
     let mut response = match client.execute(request).await {
         Ok(r) => r,
-        Err(e) => return AttemptResult::NoResponse(describe(&e, timeout)),
+        Err(e) => return AttemptResult::NoResponse(failure_of(&e, timeout)),
     };
     let status = response.status().as_u16();
     let mut headers = HeaderMap::new();
@@ -210,29 +204,145 @@ pub async fn send(
     })
 }
 
-/// A readable reason for an attempt without an HTTP answer.
-fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+/// What kind of failure a sent request without an HTTP answer was.
+fn failure_of(error: &reqwest::Error, timeout: Duration) -> DeliveryFailure {
     // A connection that did not open in time is a connect error *and* a timeout:
     // say the first, since the attempt's own timeout was not what ran out.
     if error.is_connect() {
-        format!(
-            "could not connect to the destination: {}",
-            root_cause(error)
-        )
+        // The guarded resolver's refusal travels inside the connect error.
+        let cause = innermost(error);
+        match cause.downcast_ref::<Refusal>() {
+            Some(refusal) => DeliveryFailure::RefusedResolved(refusal.clone()),
+            None => DeliveryFailure::Connect(cause.to_string()),
+        }
     } else if error.is_timeout() {
-        format!(
-            "the destination did not answer within {}s (timeout)",
-            timeout.as_secs_f64()
-        )
+        DeliveryFailure::Timeout { after: timeout }
     } else {
-        format!("request to the destination failed: {}", root_cause(error))
+        DeliveryFailure::Request(innermost(error).to_string())
     }
 }
 
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+/// The innermost cause of `error`: what actually went wrong, without the layers
+/// that passed it on.
+fn innermost<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> &'e (dyn std::error::Error + 'static) {
     let mut source = error;
     while let Some(next) = source.source() {
         source = next;
     }
-    source.to_string()
+    source
+}
+
+#[cfg(test)]
+mod tests {
+    use depesha_core::publish::{build_message, classify, NewMessage, PublishLimits, Target};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000_000;
+    const TIMEOUT: Duration = Duration::from_millis(300);
+
+    fn message_to(url: &str) -> Message {
+        let limits = PublishLimits::default();
+        let parsed = classify(&[], &limits, NOW).expect("no headers is valid");
+        build_message(
+            NewMessage {
+                id: "msg_x".into(),
+                user: "u",
+                target: Target {
+                    url: url.into(),
+                    topic_name: None,
+                    endpoint_name: None,
+                },
+                queue_name: None,
+                schedule_id: None,
+                body: Vec::new(),
+                caller_ip: None,
+                now: NOW,
+            },
+            &parsed,
+            &limits,
+        )
+    }
+
+    fn client() -> reqwest::Client {
+        http_client(4, TIMEOUT, &DestinationPolicy::allow_all())
+    }
+
+    fn prepare_for(message: &Message, destinations: &DestinationPolicy) -> Prepared {
+        prepare(&client(), message, "key", NOW / 1000, TIMEOUT, destinations)
+    }
+
+    async fn attempt(url: &str) -> AttemptResult {
+        let request = prepare_for(&message_to(url), &DestinationPolicy::allow_all());
+        send(&client(), request, TIMEOUT, 1024).await
+    }
+
+    #[test]
+    fn a_stored_method_that_is_not_http_is_an_invalid_method() {
+        let mut message = message_to("http://127.0.0.1:9/");
+        message.method = "GE T".into();
+        let failure = prepare_for(&message, &DestinationPolicy::allow_all()).err();
+        assert_eq!(failure, Some(DeliveryFailure::InvalidMethod("GE T".into())));
+    }
+
+    #[test]
+    fn a_literal_address_the_policy_refuses_is_not_sent() {
+        let strict = DestinationPolicy::public_only(Vec::new());
+        let failure = prepare_for(&message_to("http://127.0.0.1:9/"), &strict).err();
+        assert!(
+            matches!(&failure, Some(DeliveryFailure::Refused(r)) if r.host == "127.0.0.1"),
+            "{failure:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_only_to_refused_addresses_is_refused() {
+        let strict = DestinationPolicy::public_only(Vec::new());
+        let request = prepare_for(&message_to("http://localhost:9/"), &strict);
+        let client = http_client(4, TIMEOUT, &strict);
+        let result = send(&client, request, TIMEOUT, 1024).await;
+        assert!(
+            matches!(
+                &result,
+                AttemptResult::NoResponse(DeliveryFailure::RefusedResolved(r)) if r.host == "localhost"
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_port_nobody_listens_on_is_a_connect_failure() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        drop(listener);
+        let result = attempt(&format!("http://127.0.0.1:{port}/")).await;
+        assert!(
+            matches!(
+                &result,
+                AttemptResult::NoResponse(DeliveryFailure::Connect(_))
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_destination_that_never_answers_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        // Accepts the connection, holds it open and says nothing.
+        let silent = tokio::spawn(async move {
+            let (_connection, _) = listener.accept().await?;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<_, std::io::Error>(())
+        });
+        let result = attempt(&format!("http://127.0.0.1:{port}/")).await;
+        assert_eq!(
+            result,
+            AttemptResult::NoResponse(DeliveryFailure::Timeout { after: TIMEOUT })
+        );
+        silent.abort();
+    }
 }

@@ -1,0 +1,208 @@
+//! Flow-control keys and their wait-lists.
+
+use depesha_core::message::{Message, MessageState};
+use depesha_store::{Store, Taken, Unit, Write};
+
+use crate::common::{applied, cancel, keys, made_due, no_filter, state_of, A, B};
+use crate::support::{commit_all, delivered, flow_key, message, put, waiting};
+
+fn release(user: &str, key: &str, count: usize, now: u64) -> Unit {
+    Unit::new(vec![Write::ReleaseWaiting {
+        user: user.into(),
+        key: key.into(),
+        count,
+        now,
+    }])
+}
+
+pub fn flow_keys_put_get_list(store: &impl Store) {
+    let k2 = flow_key(A, "k2", Some(3));
+    let k1 = flow_key(A, "k1", None);
+    let other = flow_key(B, "k1", Some(1));
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutFlowKey(k2.clone()),
+            Write::PutFlowKey(k1.clone()),
+            Write::PutFlowKey(other.clone()),
+        ])],
+    );
+    assert_eq!(store.flow_key(A, "k1").expect("key"), Some(k1.clone()));
+    assert_eq!(store.flow_key(A, "k3").expect("key"), None);
+    assert_eq!(
+        store.flow_keys(A).expect("keys"),
+        vec![k1.clone(), k2.clone()]
+    );
+    assert_eq!(store.flow_keys(B).expect("keys"), vec![other]);
+    let mut paused = k1;
+    paused.paused = true;
+    paused.pinned_parallelism = true;
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::PutFlowKey(paused.clone())])],
+    );
+    assert_eq!(store.flow_keys(A).expect("keys"), vec![paused, k2]);
+}
+
+pub fn waiting_messages_are_in_their_keys_wait_list(store: &impl Store) {
+    commit_all(
+        store,
+        vec![Unit::new(vec![
+            Write::PutMessage(waiting(A, "w3", "k", 30)),
+            Write::PutMessage(waiting(A, "w1", "k", 10)),
+            Write::PutMessage(waiting(A, "w0", "k", 10)),
+            Write::PutMessage(waiting(A, "w2", "k", 20)),
+            Write::PutMessage(waiting(A, "x", "k2", 5)),
+            Write::PutMessage(waiting(B, "y", "k", 5)),
+        ])],
+    );
+    // In no time index, but unfinished.
+    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(store.due(None, u64::MAX, 10).expect("due"), Vec::new());
+    assert_eq!(
+        store.pending_ids(A, &no_filter(), 10).expect("ids").len(),
+        5
+    );
+    assert_eq!(store.waiting_count(A, "k", u64::MAX).expect("count"), 4);
+    assert_eq!(store.waiting_count(A, "k2", u64::MAX).expect("count"), 1);
+    assert_eq!(store.waiting_count(B, "k", u64::MAX).expect("count"), 1);
+    assert_eq!(store.waiting_count(A, "none", u64::MAX).expect("count"), 0);
+    assert_eq!(
+        store.waiting_count(A, "k", 2).expect("count"),
+        2,
+        "counting stops at the limit"
+    );
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(u, k)| (u.to_string(), k.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        store.keys_with_waiting().expect("keys"),
+        pairs(&[(A, "k"), (A, "k2"), (B, "k")])
+    );
+
+    // Released in (due, id) order, due `now`.
+    assert_eq!(
+        store
+            .commit(vec![release(A, "k", 2, 1_000)])
+            .expect("commit"),
+        vec![made_due(
+            Taken::Nothing,
+            &[(1_000, A, "w0"), (1_000, A, "w1")]
+        )]
+    );
+    let w0 = store.message(A, "w0").expect("read").expect("w0");
+    assert_eq!((w0.state, w0.due), (MessageState::Pending, 1_000));
+    assert_eq!(state_of(store, A, "w2"), MessageState::Waiting);
+    assert_eq!(store.waiting_count(A, "k", u64::MAX).expect("count"), 2);
+    assert_eq!(store.pending_count().expect("count"), 2);
+
+    // More than there are; nothing at all; another user's list.
+    assert_eq!(
+        store
+            .commit(vec![
+                release(A, "k", 10, 2_000),
+                release(A, "k", 10, 3_000),
+                release(A, "k2", 0, 3_000),
+                release(A, "none", 5, 3_000),
+            ])
+            .expect("commit"),
+        vec![
+            made_due(Taken::Nothing, &[(2_000, A, "w2"), (2_000, A, "w3")]),
+            applied(Taken::Nothing),
+            applied(Taken::Nothing),
+            applied(Taken::Nothing),
+        ]
+    );
+    assert_eq!(store.waiting_count(A, "k", u64::MAX).expect("count"), 0);
+    assert_eq!(store.waiting_count(B, "k", u64::MAX).expect("count"), 1);
+    assert_eq!(
+        store.keys_with_waiting().expect("keys"),
+        pairs(&[(A, "k2"), (B, "k")])
+    );
+    assert_eq!(
+        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        vec![
+            (1_000, A, "w0"),
+            (1_000, A, "w1"),
+            (2_000, A, "w2"),
+            (2_000, A, "w3")
+        ]
+    );
+}
+
+pub fn put_message_moves_wait_list_entries(store: &impl Store) {
+    // Pending -> waiting leaves the due index for the wait-list.
+    let m = message(A, "m", 10);
+    commit_all(store, vec![put(m.clone())]);
+    let mut w: Message = m.clone();
+    w.state = MessageState::Waiting;
+    commit_all(store, vec![put(w.clone())]);
+    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(store.waiting_count(A, "fc", u64::MAX).expect("count"), 1);
+
+    // Waiting at another due, then under another key: one entry, where it belongs.
+    w.due = 50;
+    commit_all(store, vec![put(w.clone())]);
+    commit_all(store, vec![put(waiting(A, "other", "fc", 20))]);
+    assert_eq!(store.waiting_count(A, "fc", u64::MAX).expect("count"), 2);
+    let first = store
+        .commit(vec![release(A, "fc", 1, 100)])
+        .expect("commit");
+    assert_eq!(first, vec![made_due(Taken::Nothing, &[(100, A, "other")])]);
+    if let Some(flow) = w.flow_control.as_mut() {
+        flow.key = "elsewhere".into();
+    }
+    commit_all(store, vec![put(w.clone())]);
+    assert_eq!(store.waiting_count(A, "fc", u64::MAX).expect("count"), 0);
+    assert_eq!(
+        store
+            .waiting_count(A, "elsewhere", u64::MAX)
+            .expect("count"),
+        1
+    );
+
+    // Waiting -> delivered leaves every list.
+    commit_all(store, vec![put(delivered(w, 5_000))]);
+    assert_eq!(
+        store
+            .waiting_count(A, "elsewhere", u64::MAX)
+            .expect("count"),
+        0
+    );
+    assert_eq!(store.keys_with_waiting().expect("keys"), Vec::new());
+    assert_eq!(store.pending_count().expect("count"), 1);
+}
+
+pub fn cancel_takes_waiting_messages_out_of_the_wait_list(store: &impl Store) {
+    let w = waiting(A, "w", "k", 10);
+    commit_all(
+        store,
+        vec![
+            put(w.clone()),
+            put(waiting(A, "v", "k", 20)),
+            put(waiting(A, "gone", "k2", 20)),
+        ],
+    );
+    assert_eq!(
+        store.commit(vec![cancel(A, "w", 1)]).expect("commit"),
+        vec![applied(Taken::Message(Box::new(w)))]
+    );
+    assert_eq!(store.waiting_count(A, "k", u64::MAX).expect("count"), 1);
+    commit_all(
+        store,
+        vec![Unit::new(vec![Write::DeleteMessage {
+            user: A.into(),
+            id: "gone".into(),
+        }])],
+    );
+    assert_eq!(store.waiting_count(A, "k2", u64::MAX).expect("count"), 0);
+    let pairs = store.keys_with_waiting().expect("keys");
+    assert_eq!(pairs, vec![(A.to_string(), "k".to_string())]);
+    // What is left is released normally.
+    assert_eq!(
+        store.commit(vec![release(A, "k", 5, 30)]).expect("commit"),
+        vec![made_due(Taken::Nothing, &[(30, A, "v")])]
+    );
+}
