@@ -10,16 +10,18 @@
 //! * log entry = `time u64 BE | postcard(LogEntry)`, so that prune reads only the time.
 //! * everything else = plain postcard.
 //!
+//! Every value goes through its record type (`stored/`): `encode` and `decode` take
+//! the domain type and write or read its [`Record::Stored`] form, never the domain
+//! type's own serde shape.
+//!
 //! Decoding is strict (unknown header version, short value, trailing bytes → `Corrupt`):
 //! a value that does not decode exactly is a format mismatch, not something to guess at.
 
+use super::stored::Record;
+use crate::{StoreError, StoreResult};
 use depesha_core::log::LogEntry;
 use depesha_core::message::{Message, MessageState};
 use depesha_core::UnixMillis;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use crate::{StoreError, StoreResult};
 
 /// The message of the error that means "redb hit an I/O error earlier and refuses all
 /// work until the database is reopened"; `EmbeddedStore` reopens when it sees it.
@@ -48,13 +50,15 @@ pub(super) fn needs_reopen(err: &StoreError) -> bool {
     matches!(err, StoreError::Io(m) if m == REOPEN_NEEDED || m.starts_with(IO_PREFIX))
 }
 
-pub(super) fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
-    postcard::to_allocvec(value)
+/// `value` as its record type, in postcard.
+pub(super) fn encode<T: Record>(value: &T) -> StoreResult<Vec<u8>> {
+    postcard::to_allocvec(&value.to_stored())
         .map_err(|e| StoreError::Corrupt(format!("could not encode a value: {e}")))
 }
 
-pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
-    let (value, rest) =
+/// A value stored as `T`'s record type.
+pub(super) fn decode<T: Record>(bytes: &[u8]) -> StoreResult<T> {
+    let (stored, rest) =
         postcard::take_from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if !rest.is_empty() {
         return Err(StoreError::Corrupt(format!(
@@ -62,7 +66,7 @@ pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
             rest.len()
         )));
     }
-    Ok(value)
+    T::from_stored(stored)
 }
 
 const MESSAGE_VERSION: u8 = 2;
@@ -154,7 +158,7 @@ pub(super) fn encode_message(message: &Message) -> StoreResult<(MessageHead, Vec
     buf.extend_from_slice(&head.due.to_be_bytes());
     buf.push(u8::from(head.expires_at.is_some()));
     buf.extend_from_slice(&head.expires_at.unwrap_or(0).to_be_bytes());
-    let buf = postcard::to_extend(message, buf).map_err(|e| {
+    let buf = postcard::to_extend(&message.to_stored(), buf).map_err(|e| {
         StoreError::Corrupt(format!("could not encode message {}: {e}", message.id))
     })?;
     Ok((head, buf))
@@ -187,7 +191,7 @@ pub(super) fn decode_message(bytes: &[u8]) -> StoreResult<Message> {
 pub(super) fn encode_log(entry: &LogEntry) -> StoreResult<Vec<u8>> {
     let mut buf = Vec::with_capacity(8 + 256);
     buf.extend_from_slice(&entry.time.to_be_bytes());
-    postcard::to_extend(entry, buf)
+    postcard::to_extend(&entry.to_stored(), buf)
         .map_err(|e| StoreError::Corrupt(format!("could not encode a log entry: {e}")))
 }
 
@@ -206,6 +210,7 @@ pub(super) fn decode_log(bytes: &[u8]) -> StoreResult<LogEntry> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::stored::DedupClaim;
     use super::*;
 
     #[test]
@@ -257,10 +262,10 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         assert!(matches!(decode_log(&[0u8; 3]), Err(StoreError::Corrupt(_))));
-        let mut trailing = encode(&(vec!["a".to_string()], 5u64)).expect("encode");
+        let mut trailing = encode::<DedupClaim>(&(vec!["a".to_string()], 5u64)).expect("encode");
         trailing.push(0);
         assert!(matches!(
-            decode::<(Vec<String>, u64)>(&trailing),
+            decode::<DedupClaim>(&trailing),
             Err(StoreError::Corrupt(_))
         ));
     }

@@ -18,7 +18,6 @@ use depesha_core::dlq::DlqEntry;
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::{Message, MessageState};
-use depesha_core::UnixMillis;
 use redb::{
     Database, Durability, Key, ReadableDatabase, ReadableTable, Table, TableDefinition, Value,
     WriteTransaction,
@@ -36,7 +35,7 @@ use crate::{
 };
 
 /// The stored value of a deduplication claim.
-pub(super) type DedupClaim = (Vec<String>, UnixMillis);
+pub(super) use super::stored::DedupClaim;
 
 /// Applies `units` as one commit, made durable by the journal (see `journal.rs`): the
 /// units are applied in a redb transaction without durability of its own, their record

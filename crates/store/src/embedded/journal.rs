@@ -12,7 +12,7 @@
 //! # Format
 //!
 //! A sequence of records, each `len u32 LE | crc32 u32 LE | lsn u64 LE | payload`,
-//! where `payload` is `len` bytes (the postcard-encoded units of one commit) and the
+//! where `payload` is `len` bytes (the units of one commit, as `stored::UnitV1` in postcard) and the
 //! CRC covers the LSN and the payload. LSNs count commits; each record's is one more
 //! than the one before it.
 //!

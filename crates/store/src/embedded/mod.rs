@@ -53,10 +53,11 @@
 //! is fsync'd after the file is created, so a new data file's directory entry survives
 //! power loss too.
 //!
-//! Stored values are postcard, which is not self-describing: adding, removing or
-//! reordering a field of `Message`, `LogEntry`, `DlqEntry`, `SigningKeys`, `UrlGroup`,
-//! `Queue`, `FlowKey`, `Schedule` (or of a type they contain) changes the file format.
-//! Bump `FORMAT_VERSION` (checked on open) and migrate when that happens.
+//! Stored values, and the journal's payload, are the store's own record types
+//! (`stored/`, postcard), converted from and to the domain types: a change to a domain
+//! type does not change the file format. The format has a version (`meta.format`);
+//! opening a file of an earlier version upgrades it, one newer than this build is
+//! refused (`upgrade/`).
 //!
 //! # Layout
 //!
@@ -67,21 +68,21 @@
 //!
 //! | table            | key                                   | value                          |
 //! |------------------|---------------------------------------|--------------------------------|
-//! | `messages`       | `user \0 id`                          | 23-byte index header ++ postcard `Message` |
+//! | `messages`       | `user \0 id`                          | 23-byte index header ++ `MessageV1` |
 //! | `due`            | `due BE ++ user \0 id`                | `()`                           |
 //! | `message_expiry` | `expires_at BE ++ user \0 id`         | `()`                           |
-//! | `dlq`            | `user \0 failed_at BE ++ seq BE`      | postcard `DlqEntry`            |
+//! | `dlq`            | `user \0 failed_at BE ++ seq BE`      | `DlqEntryV1`                   |
 //! | `dlq_expiry`     | `expires_at BE ++ <dlq key>`          | `()`                           |
-//! | `logs`           | `user \0 seq BE`                      | `time BE ++ postcard LogEntry` |
-//! | `dedup`          | `user \0 dedup-key`                   | postcard `(ids, expires_at)`   |
+//! | `logs`           | `user \0 seq BE`                      | `time BE ++ LogEntryV1`        |
+//! | `dedup`          | `user \0 dedup-key`                   | `DedupClaimV1`                 |
 //! | `dedup_expiry`   | `expires_at BE ++ <dedup key>`        | `()`                           |
-//! | `keys`           | `user` (str)                          | postcard `SigningKeys`         |
-//! | `groups`         | `user \0 name`                        | postcard `UrlGroup`            |
-//! | `queues`         | `user \0 name`                        | postcard `Queue`               |
+//! | `keys`           | `user` (str)                          | `SigningKeysV1`                |
+//! | `groups`         | `user \0 name`                        | `UrlGroupV1`                   |
+//! | `queues`         | `user \0 name`                        | `QueueV1`                      |
 //! | `queue_items`    | `user \0 queue \0 enqueued_at BE ++ seq BE` | holder message id (UTF-8) |
-//! | `flow_keys`      | `user \0 key`                         | postcard `FlowKey`             |
+//! | `flow_keys`      | `user \0 key`                         | `FlowKeyV1`                    |
 //! | `flow_wait`      | `user \0 flow-key \0 due BE ++ id`    | `()`                           |
-//! | `schedules`      | `user \0 id`                          | postcard `Schedule`            |
+//! | `schedules`      | `user \0 id`                          | `ScheduleV1`                   |
 //! | `schedule_due`   | `next_schedule_time BE ++ user \0 id` | `()`                           |
 //! | `meta`           | name (str)                            | `u64` (`log_seq`, `journal_lsn`, `format`) |
 //!
@@ -116,8 +117,8 @@
 //! * Log `seq` comes from the `log_seq` counter in `meta`, written in the same
 //!   transaction as the entries, so it never goes back, even after a crash. It is
 //!   global (shared by all users): per user it is increasing, with gaps.
-//! * `meta.format` records the value layout version; opening a file of another
-//!   version fails instead of misreading it.
+//! * `meta.format` records the format version (`upgrade/`); an earlier one is
+//!   upgraded on open, a newer one refused instead of misread.
 //!
 //! # Guards and their choices
 //!
@@ -167,7 +168,9 @@ mod records;
 mod recoveries;
 mod schedules;
 mod space;
+mod stored;
 mod tables;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -183,7 +186,7 @@ use depesha_core::queue::{Queue, QueuePosition};
 use depesha_core::schedule::Schedule;
 use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
-use redb::{Database, ReadableTable};
+use redb::Database;
 
 use crate::{
     DlqStore, DueKey, FlowKeyStore, GroupStore, KeyStore, LogStore, MessageStore, Page, PruneStats,
@@ -194,19 +197,11 @@ use journal::Journal;
 pub use recoveries::Recoveries;
 use recoveries::RecoveryCounters;
 use space::DurableGate;
+pub use upgrade::FORMAT_VERSION;
 
 /// The data file's name inside the data directory.
 pub const FILE_NAME: &str = "depesha.redb";
 pub use journal::FILE_NAME as JOURNAL_FILE_NAME;
-
-/// Value layout version written to `meta.format`. 2: message states `Queued` and
-/// `Waiting`, `Message::queue_item`; groups, queues, flow keys, schedules. 3: the
-/// journal (`meta.journal_lsn`): a build without it would open the file and silently
-/// miss the commits only the journal holds after a crash, so it must refuse instead.
-const FORMAT_VERSION: u64 = 3;
-/// The previous version, upgraded on open: its values are laid out as version 3's, and
-/// it has no journal to apply.
-const UPGRADABLE_FORMAT_VERSION: u64 = 2;
 
 /// How long a reopen waits for in-flight operations on the failed database to end.
 const REOPEN_WAIT: Duration = Duration::from_secs(30);
@@ -585,7 +580,6 @@ fn init(db: &Database) -> StoreResult<()> {
     let mut txn = db.begin_write().map_err(io)?;
     commit::make_durable(&mut txn)?;
     let tables_before = txn.list_tables().map_err(io)?.count();
-    let mut changed = false;
     {
         txn.open_table(tables::MESSAGES).map_err(io)?;
         txn.open_table(tables::DUE).map_err(io)?;
@@ -603,26 +597,10 @@ fn init(db: &Database) -> StoreResult<()> {
         txn.open_table(tables::FLOW_WAIT).map_err(io)?;
         txn.open_table(tables::SCHEDULES).map_err(io)?;
         txn.open_table(tables::SCHEDULE_DUE).map_err(io)?;
-        let mut meta = txn.open_table(tables::META).map_err(io)?;
-        let format = meta
-            .get(tables::META_FORMAT)
-            .map_err(io)?
-            .map(|v| v.value());
-        match format {
-            Some(FORMAT_VERSION) => {}
-            None | Some(UPGRADABLE_FORMAT_VERSION) => {
-                meta.insert(tables::META_FORMAT, FORMAT_VERSION)
-                    .map_err(io)?;
-                changed = true;
-            }
-            Some(other) => {
-                return Err(StoreError::Corrupt(format!(
-                    "data format version {other}, this build reads version {FORMAT_VERSION}"
-                )))
-            }
-        }
+        txn.open_table(tables::META).map_err(io)?;
     }
-    changed |= txn.list_tables().map_err(io)?.count() != tables_before;
+    let changed = upgrade::upgrade(&txn)?;
+    let changed = changed || txn.list_tables().map_err(io)?.count() != tables_before;
     if changed {
         txn.commit().map_err(io)
     } else {
@@ -945,54 +923,5 @@ mod tests {
         );
         assert_eq!(store.queue_lag("u", "q\0").expect("lag"), 0);
         assert_eq!(store.queue_items("u", "q\0", 5).expect("items"), Vec::new());
-    }
-
-    #[test]
-    fn a_file_of_the_previous_format_is_upgraded() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let read_format = |store: &EmbeddedStore| {
-            use redb::ReadableDatabase;
-            let (_, opened) = store.current().expect("db");
-            let txn = opened.db.begin_read().expect("read");
-            let meta = txn.open_table(tables::META).expect("meta");
-            let format = meta
-                .get(tables::META_FORMAT)
-                .expect("get")
-                .map(|v| v.value());
-            format
-        };
-        {
-            let store = EmbeddedStore::open(dir.path()).expect("open");
-            let (_, opened) = store.current().expect("db");
-            let txn = opened.db.begin_write().expect("write");
-            txn.open_table(tables::META)
-                .expect("meta")
-                .insert(tables::META_FORMAT, UPGRADABLE_FORMAT_VERSION)
-                .expect("insert");
-            txn.commit().expect("commit");
-            drop(opened);
-            assert_eq!(read_format(&store), Some(UPGRADABLE_FORMAT_VERSION));
-        }
-        let store = EmbeddedStore::open(dir.path()).expect("a version 2 file opens");
-        assert_eq!(read_format(&store), Some(FORMAT_VERSION));
-    }
-
-    #[test]
-    fn a_file_of_another_format_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        {
-            let store = EmbeddedStore::open(dir.path()).expect("open");
-            let (_, opened) = store.current().expect("db");
-            let txn = opened.db.begin_write().expect("write");
-            txn.open_table(tables::META)
-                .expect("meta")
-                .insert(tables::META_FORMAT, FORMAT_VERSION + 1)
-                .expect("insert");
-            txn.commit().expect("commit");
-        }
-        match EmbeddedStore::open(dir.path()) {
-            Err(StoreError::Corrupt(m)) => assert!(m.contains("format version"), "{m}"),
-            other => panic!("{other:?}"),
-        }
     }
 }
