@@ -18,7 +18,7 @@
 //! a value that does not decode exactly is a format mismatch, not something to guess at.
 
 use super::stored::Record;
-use crate::{StoreError, StoreResult};
+use crate::{Cause, StoreError, StoreResult};
 use depesha_core::log::LogEntry;
 use depesha_core::message::{Message, MessageState};
 use depesha_core::UnixMillis;
@@ -33,38 +33,38 @@ pub(super) const REOPEN_NEEDED: &str =
 /// until the database is reopened) become `Io`, see [`needs_reopen`].
 pub(super) fn io(err: impl Into<redb::Error>) -> StoreError {
     match err.into() {
-        redb::Error::Corrupted(message) => StoreError::Corrupt(message),
+        redb::Error::Corrupted(message) => StoreError::Corrupt(message.into()),
         redb::Error::PreviousIo | redb::Error::DatabaseClosed => {
             StoreError::Io(REOPEN_NEEDED.into())
         }
-        redb::Error::Io(e) => StoreError::Io(format!("{IO_PREFIX}{e}")),
-        other => StoreError::Io(other.to_string()),
+        redb::Error::Io(e) => StoreError::io(REDB_IO_FAILED, e),
+        other => StoreError::Io(Cause::of(other)),
     }
 }
 
-const IO_PREFIX: &str = "I/O error: ";
+/// What a failed file operation of redb's is called (its cause is the `io::Error`).
+const REDB_IO_FAILED: &str = "I/O error";
 
 /// Whether `err` comes from a failed file operation, after which redb refuses all
 /// further work until the database is closed and reopened.
 pub(super) fn needs_reopen(err: &StoreError) -> bool {
-    matches!(err, StoreError::Io(m) if m == REOPEN_NEEDED || m.starts_with(IO_PREFIX))
+    matches!(err, StoreError::Io(c) if c.what() == REOPEN_NEEDED || c.what() == REDB_IO_FAILED)
 }
 
 /// `value` as its record type, in postcard.
 pub(super) fn encode<T: Record>(value: &T) -> StoreResult<Vec<u8>> {
     postcard::to_allocvec(&value.to_stored())
-        .map_err(|e| StoreError::Corrupt(format!("could not encode a value: {e}")))
+        .map_err(|e| StoreError::corrupt("could not encode a value", e))
 }
 
 /// A value stored as `T`'s record type.
 pub(super) fn decode<T: Record>(bytes: &[u8]) -> StoreResult<T> {
     let (stored, rest) =
-        postcard::take_from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        postcard::take_from_bytes(bytes).map_err(|e| StoreError::corrupt("a stored value", e))?;
     if !rest.is_empty() {
-        return Err(StoreError::Corrupt(format!(
-            "{} trailing bytes after a stored value",
-            rest.len()
-        )));
+        return Err(StoreError::Corrupt(
+            format!("{} trailing bytes after a stored value", rest.len()).into(),
+        ));
     }
     T::from_stored(stored)
 }
@@ -111,19 +111,21 @@ impl MessageHead {
 
     pub fn read(bytes: &[u8]) -> StoreResult<Self> {
         let head: &[u8; MESSAGE_HEAD_LEN] = bytes.first_chunk().ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "stored message of {} bytes is too short",
-                bytes.len()
-            ))
+            StoreError::Corrupt(
+                format!("stored message of {} bytes is too short", bytes.len()).into(),
+            )
         })?;
         if head[0] != MESSAGE_VERSION {
-            return Err(StoreError::Corrupt(format!(
-                "stored message has layout version {}, expected {MESSAGE_VERSION}",
-                head[0]
-            )));
+            return Err(StoreError::Corrupt(
+                format!(
+                    "stored message has layout version {}, expected {MESSAGE_VERSION}",
+                    head[0]
+                )
+                .into(),
+            ));
         }
         let state = state_of_byte(head[1]).ok_or_else(|| {
-            StoreError::Corrupt(format!("stored message has state byte {}", head[1]))
+            StoreError::Corrupt(format!("stored message has state byte {}", head[1]).into())
         })?;
         let u32_at =
             |at: usize| u32::from_be_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
@@ -140,9 +142,9 @@ impl MessageHead {
                 0 => None,
                 1 => Some(u64_at(15)),
                 other => {
-                    return Err(StoreError::Corrupt(format!(
-                        "stored message has expiry flag {other}"
-                    )))
+                    return Err(StoreError::Corrupt(
+                        format!("stored message has expiry flag {other}").into(),
+                    ))
                 }
             },
         })
@@ -158,9 +160,8 @@ pub(super) fn encode_message(message: &Message) -> StoreResult<(MessageHead, Vec
     buf.extend_from_slice(&head.due.to_be_bytes());
     buf.push(u8::from(head.expires_at.is_some()));
     buf.extend_from_slice(&head.expires_at.unwrap_or(0).to_be_bytes());
-    let buf = postcard::to_extend(&message.to_stored(), buf).map_err(|e| {
-        StoreError::Corrupt(format!("could not encode message {}: {e}", message.id))
-    })?;
+    let buf = postcard::to_extend(&message.to_stored(), buf)
+        .map_err(|e| StoreError::corrupt(format!("could not encode message {}", message.id), e))?;
     Ok((head, buf))
 }
 
@@ -192,7 +193,7 @@ pub(super) fn encode_log(entry: &LogEntry) -> StoreResult<Vec<u8>> {
     let mut buf = Vec::with_capacity(8 + 256);
     buf.extend_from_slice(&entry.time.to_be_bytes());
     postcard::to_extend(&entry.to_stored(), buf)
-        .map_err(|e| StoreError::Corrupt(format!("could not encode a log entry: {e}")))
+        .map_err(|e| StoreError::corrupt("could not encode a log entry", e))
 }
 
 /// The `time` of a stored log entry, without decoding it.

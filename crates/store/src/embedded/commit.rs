@@ -74,9 +74,9 @@ pub(super) fn commit(
         // the gate stays shut until space comes back, so that a full disk costs each
         // failing write nothing but this attempt to append (dropping `txn` aborts it).
         if !gate.allows(record.len() as u64) {
-            return Err(StoreError::Io(format!(
-                "no room for the commit (the disk is full?): {e}"
-            )));
+            return Err(StoreError::Io(
+                format!("no room for the commit (the disk is full?): {e}").into(),
+            ));
         }
         tracing::warn!("journal append failed, committing to the database directly: {e}");
         make_durable(&mut txn)?;
@@ -254,10 +254,9 @@ fn wait_key(message: &Message) -> StoreResult<Option<Vec<u8>>> {
         return Ok(None);
     }
     let flow = message.flow_control.as_ref().ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "waiting message {} has no flow-control key",
-            message.id
-        ))
+        StoreError::Corrupt(
+            format!("waiting message {} has no flow-control key", message.id).into(),
+        )
     })?;
     let scope = write_scope(&message.user, "flow-control key", &flow.key)?;
     Ok(Some(flow_wait_key(&scope, message.due, &message.id)))
@@ -552,10 +551,13 @@ impl<'t> Tx<'t> {
 
     fn put_dlq(&mut self, entry: &DlqEntry) -> StoreResult<()> {
         let (failed_at, seq) = parse_dlq_id(&entry.dlq_id).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "DLQ id \"{}\" is not of the form <failed_at>-<seq>",
-                entry.dlq_id
-            ))
+            StoreError::Corrupt(
+                format!(
+                    "DLQ id \"{}\" is not of the form <failed_at>-<seq>",
+                    entry.dlq_id
+                )
+                .into(),
+            )
         })?;
         let key = dlq_key(&entry.message.user, failed_at, seq);
         let value = encode(entry)?;

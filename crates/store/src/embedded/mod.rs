@@ -295,7 +295,7 @@ impl EmbeddedStore {
     /// Opens (or creates) the store in `dir` with the given tuning.
     pub fn open_with(dir: &Path, options: StoreOptions) -> StoreResult<Self> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Io(format!("creating {}: {e}", dir.display())))?;
+            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
         let path = dir.join(FILE_NAME);
         let counters = RecoveryCounters::default();
         let db = open_database(dir, &path, &options, &counters)?;
@@ -377,7 +377,9 @@ impl EmbeddedStore {
                 return Ok((slot.generation, Arc::clone(db)));
             }
             if slot.closed {
-                return Err(StoreError::Io(format!("{} is closed", self.path.display())));
+                return Err(StoreError::Io(
+                    format!("{} is closed", self.path.display()).into(),
+                ));
             }
         }
         // The last reopen failed: try again.
@@ -389,10 +391,9 @@ impl EmbeddedStore {
             .map_err(|_| StoreError::Io("database lock poisoned".into()))?;
         match &slot.db {
             Some(db) => Ok((slot.generation, Arc::clone(db))),
-            None => Err(StoreError::Io(format!(
-                "{} is not open",
-                self.path.display()
-            ))),
+            None => Err(StoreError::Io(
+                format!("{} is not open", self.path.display()).into(),
+            )),
         }
     }
 
@@ -403,7 +404,9 @@ impl EmbeddedStore {
             .write()
             .map_err(|_| StoreError::Io("database lock poisoned".into()))?;
         if slot.closed {
-            return Err(StoreError::Io(format!("{} is closed", self.path.display())));
+            return Err(StoreError::Io(
+                format!("{} is closed", self.path.display()).into(),
+            ));
         }
         if slot.generation != generation && slot.db.is_some() {
             return Ok(());
@@ -487,8 +490,8 @@ fn open_database(
     counters: &RecoveryCounters,
 ) -> StoreResult<Opened> {
     let in_file = |e| match e {
-        StoreError::Io(m) => StoreError::Io(format!("{}: {m}", path.display())),
-        StoreError::Corrupt(m) => StoreError::Corrupt(format!("{}: {m}", path.display())),
+        StoreError::Io(cause) => StoreError::Io(cause.within(path.display())),
+        StoreError::Corrupt(cause) => StoreError::Corrupt(cause.within(path.display())),
         other => other,
     };
     let db = open_file(path, options, counters)?;
@@ -539,7 +542,7 @@ fn open_file(
         .set_cache_size(options.cache_bytes)
         .set_repair_callback(counters.repair_callback())
         .create(path)
-        .map_err(|e| StoreError::Io(format!("opening {}: {e}", path.display())))
+        .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))
 }
 
 /// The journal's commits above `durable` (the database's last durable commit),
@@ -551,14 +554,17 @@ fn missing_commits(
     let missing: Vec<&journal::Record> = records.iter().filter(|r| r.lsn > durable).collect();
     if let Some(first) = missing.first() {
         if first.lsn != durable + 1 {
-            return Err(StoreError::Corrupt(format!(
-                "the journal ({}) continues at commit {} but the database ends at commit \
+            return Err(StoreError::Corrupt(
+                format!(
+                    "the journal ({}) continues at commit {} but the database ends at commit \
                  {durable}: they are not from the same data directory. Put back the pair \
                  that belongs together, or move the journal away to start from the \
                  database alone (losing the commits only the journal holds)",
-                journal::FILE_NAME,
-                first.lsn
-            )));
+                    journal::FILE_NAME,
+                    first.lsn
+                )
+                .into(),
+            ));
         }
     }
     missing
@@ -570,7 +576,7 @@ fn missing_commits(
 fn sync_dir(dir: &Path) -> StoreResult<()> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::Io(format!("syncing {}: {e}", dir.display())))
+        .map_err(|e| StoreError::io(format!("syncing {}", dir.display()), e))
 }
 
 /// Creates every table (so reads never meet a missing one) and checks the format.

@@ -185,7 +185,9 @@ fn retry_delay(source: Option<String>) -> StoreResult<Option<RetryDelay>> {
     source
         .map(|s| {
             RetryDelay::parse(&s).map_err(|e| {
-                StoreError::Corrupt(format!("stored retry delay \"{s}\" does not parse: {e}"))
+                StoreError::Corrupt(
+                    format!("stored retry delay \"{s}\" does not parse: {e}").into(),
+                )
             })
         })
         .transpose()

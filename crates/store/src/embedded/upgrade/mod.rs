@@ -61,18 +61,24 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> StoreResult<bool> {
         return Ok(false);
     }
     if version > FORMAT_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "the data format version is {version}, newer than this build's \
+        return Err(StoreError::Corrupt(
+            format!(
+                "the data format version is {version}, newer than this build's \
              {FORMAT_VERSION}: it was written by a later release of Depesha. Run that \
              release (or a later one) on this data dir"
-        )));
+            )
+            .into(),
+        ));
     }
     if version < OLDEST_UPGRADABLE {
-        return Err(StoreError::Corrupt(format!(
-            "the data format version is {version}; this build upgrades versions \
+        return Err(StoreError::Corrupt(
+            format!(
+                "the data format version is {version}; this build upgrades versions \
              {OLDEST_UPGRADABLE} to {FORMAT_VERSION}. Open the data dir with an earlier \
              release first, which upgrades it to a version this one reads"
-        )));
+            )
+            .into(),
+        ));
     }
     while version < FORMAT_VERSION {
         let step = STEPS[(version - OLDEST_UPGRADABLE) as usize];
