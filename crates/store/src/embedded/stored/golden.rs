@@ -19,6 +19,8 @@ use depesha_core::schedule::Schedule;
 use depesha_core::url_group::{Endpoint, UrlGroup};
 
 use super::super::codec::{decode, decode_log, decode_message, encode, encode_log, encode_message};
+use super::log::LogStateV1;
+use super::message::{MessageStateV1, OriginV1};
 use super::{DedupClaim, Record};
 use crate::{Guard, Unit, Write};
 
@@ -357,6 +359,43 @@ fn plain_records_are_pinned() {
 #[test]
 fn a_journal_payload_is_pinned() {
     pinned(units(), UNITS);
+}
+
+/// A stored enum's variant is written as its number, so the order of the variants is
+/// part of the format; the values above show only one variant of each.
+#[test]
+fn stored_enum_variants_keep_their_numbers() {
+    fn number<T: serde::Serialize>(value: T) -> u8 {
+        postcard::to_allocvec(&value).expect("encode")[0]
+    }
+    use LogStateV1 as L;
+    use MessageStateV1 as M;
+    let states = [M::Pending, M::Delivered, M::Queued, M::Waiting].map(number);
+    assert_eq!(states, [0, 1, 2, 3]);
+    let log_states = [
+        L::Created,
+        L::Active,
+        L::Retry,
+        L::Error,
+        L::Delivered,
+        L::Failed,
+        L::CancelRequested,
+        L::Canceled,
+    ]
+    .map(number);
+    assert_eq!(log_states, [0, 1, 2, 3, 4, 5, 6, 7]);
+    let source = || "m".to_string();
+    let origins = [
+        OriginV1::Publish,
+        OriginV1::Callback {
+            source_message_id: source(),
+        },
+        OriginV1::FailureCallback {
+            source_message_id: source(),
+        },
+    ]
+    .map(number);
+    assert_eq!(origins, [0, 1, 2]);
 }
 
 // The bytes, as format 3 wrote the same values (checked against the domain types'
