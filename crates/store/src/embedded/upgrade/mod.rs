@@ -53,7 +53,9 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> StoreResult<bool> {
         format.map(|v| v.value())
     };
     let Some(mut version) = found else {
-        // A new file: its tables were created empty by this build.
+        // Every build wrote the version in the transaction that created the store's
+        // tables, so a file without one had none of them: they were just created
+        // empty (a new file, or a redb file of something else, as in tests/journal.rs).
         set_version(txn, FORMAT_VERSION)?;
         return Ok(true);
     };
