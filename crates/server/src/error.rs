@@ -91,9 +91,9 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidCursor(c) => ApiError::BadRequest(format!(
                 "invalid cursor \"{c}\": pass a cursor from an earlier answer"
             )),
-            StoreError::Io(m) => ApiError::Unavailable(m),
-            StoreError::Corrupt(m) => {
-                ApiError::Internal(format!("stored data could not be read: {m}"))
+            StoreError::Io(cause) => ApiError::Unavailable(cause.to_string()),
+            StoreError::Corrupt(cause) => {
+                ApiError::Internal(format!("stored data could not be read: {cause}"))
             }
         }
     }

@@ -13,7 +13,7 @@ pub mod embedded;
 mod error;
 mod unit;
 
-pub use error::{StoreError, StoreResult};
+pub use error::{Cause, StoreError, StoreResult};
 pub use unit::{Applied, Guard, Rejection, Taken, Unit, UnitOutcome, Write};
 
 use depesha_core::dlq::DlqEntry;

@@ -12,17 +12,15 @@ use depesha_core::schedule::Schedule;
 use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
 
-use serde::{Deserialize, Serialize};
-
 use crate::DueKey;
 
 /// A condition checked inside the transaction before a unit's writes. Guards make
 /// read-check-write races impossible: two publishes with one deduplication id, or two
 /// retries of one DLQ entry, are decided by the store, in commit order.
 ///
-/// Units are serializable because a backend may journal them (the embedded one
-/// writes each commit's units to its write-ahead journal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A backend that journals units stores them in a form of its own (the embedded one:
+/// `stored::UnitV1`), so that this vocabulary can change without changing a file format.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Guard {
     /// Holds when `key` has no live claim for `user`; the unit then claims it for
     /// `message_ids` until `expires_at`. When it fails, the rejection carries the ids
@@ -59,7 +57,7 @@ pub enum Guard {
 /// message's state: a pending message is in the due-time index at its `due`; a
 /// waiting one is in its flow-control key's wait-list at `(due, id)`; queued and
 /// delivered ones are in neither. (Queue items are written explicitly.)
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     PutMessage(Message),
     DeleteMessage {
@@ -140,7 +138,7 @@ pub enum Write {
     },
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Unit {
     pub guard: Option<Guard>,
     pub writes: Vec<Write>,

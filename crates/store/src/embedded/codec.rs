@@ -10,16 +10,18 @@
 //! * log entry = `time u64 BE | postcard(LogEntry)`, so that prune reads only the time.
 //! * everything else = plain postcard.
 //!
+//! Every value goes through its record type (`stored/`): `encode` and `decode` take
+//! the domain type and write or read its [`Record::Stored`] form, never the domain
+//! type's own serde shape.
+//!
 //! Decoding is strict (unknown header version, short value, trailing bytes → `Corrupt`):
 //! a value that does not decode exactly is a format mismatch, not something to guess at.
 
+use super::stored::Record;
+use crate::{Cause, StoreError, StoreResult};
 use depesha_core::log::LogEntry;
 use depesha_core::message::{Message, MessageState};
 use depesha_core::UnixMillis;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use crate::{StoreError, StoreResult};
 
 /// The message of the error that means "redb hit an I/O error earlier and refuses all
 /// work until the database is reopened"; `EmbeddedStore` reopens when it sees it.
@@ -31,38 +33,40 @@ pub(super) const REOPEN_NEEDED: &str =
 /// until the database is reopened) become `Io`, see [`needs_reopen`].
 pub(super) fn io(err: impl Into<redb::Error>) -> StoreError {
     match err.into() {
-        redb::Error::Corrupted(message) => StoreError::Corrupt(message),
+        redb::Error::Corrupted(message) => StoreError::Corrupt(message.into()),
         redb::Error::PreviousIo | redb::Error::DatabaseClosed => {
             StoreError::Io(REOPEN_NEEDED.into())
         }
-        redb::Error::Io(e) => StoreError::Io(format!("{IO_PREFIX}{e}")),
-        other => StoreError::Io(other.to_string()),
+        redb::Error::Io(e) => StoreError::io(REDB_IO_FAILED, e),
+        other => StoreError::Io(Cause::of(other)),
     }
 }
 
-const IO_PREFIX: &str = "I/O error: ";
+/// What a failed file operation of redb's is called (its cause is the `io::Error`).
+const REDB_IO_FAILED: &str = "I/O error";
 
 /// Whether `err` comes from a failed file operation, after which redb refuses all
 /// further work until the database is closed and reopened.
 pub(super) fn needs_reopen(err: &StoreError) -> bool {
-    matches!(err, StoreError::Io(m) if m == REOPEN_NEEDED || m.starts_with(IO_PREFIX))
+    matches!(err, StoreError::Io(c) if c.what() == REOPEN_NEEDED || c.what() == REDB_IO_FAILED)
 }
 
-pub(super) fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
-    postcard::to_allocvec(value)
-        .map_err(|e| StoreError::Corrupt(format!("could not encode a value: {e}")))
+/// `value` as its record type, in postcard.
+pub(super) fn encode<T: Record>(value: &T) -> StoreResult<Vec<u8>> {
+    postcard::to_allocvec(&value.to_stored())
+        .map_err(|e| StoreError::corrupt("could not encode a value", e))
 }
 
-pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
-    let (value, rest) =
-        postcard::take_from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+/// A value stored as `T`'s record type.
+pub(super) fn decode<T: Record>(bytes: &[u8]) -> StoreResult<T> {
+    let (stored, rest) =
+        postcard::take_from_bytes(bytes).map_err(|e| StoreError::corrupt("a stored value", e))?;
     if !rest.is_empty() {
-        return Err(StoreError::Corrupt(format!(
-            "{} trailing bytes after a stored value",
-            rest.len()
-        )));
+        return Err(StoreError::Corrupt(
+            format!("{} trailing bytes after a stored value", rest.len()).into(),
+        ));
     }
-    Ok(value)
+    T::from_stored(stored)
 }
 
 const MESSAGE_VERSION: u8 = 2;
@@ -107,19 +111,21 @@ impl MessageHead {
 
     pub fn read(bytes: &[u8]) -> StoreResult<Self> {
         let head: &[u8; MESSAGE_HEAD_LEN] = bytes.first_chunk().ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "stored message of {} bytes is too short",
-                bytes.len()
-            ))
+            StoreError::Corrupt(
+                format!("stored message of {} bytes is too short", bytes.len()).into(),
+            )
         })?;
         if head[0] != MESSAGE_VERSION {
-            return Err(StoreError::Corrupt(format!(
-                "stored message has layout version {}, expected {MESSAGE_VERSION}",
-                head[0]
-            )));
+            return Err(StoreError::Corrupt(
+                format!(
+                    "stored message has layout version {}, expected {MESSAGE_VERSION}",
+                    head[0]
+                )
+                .into(),
+            ));
         }
         let state = state_of_byte(head[1]).ok_or_else(|| {
-            StoreError::Corrupt(format!("stored message has state byte {}", head[1]))
+            StoreError::Corrupt(format!("stored message has state byte {}", head[1]).into())
         })?;
         let u32_at =
             |at: usize| u32::from_be_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
@@ -136,9 +142,9 @@ impl MessageHead {
                 0 => None,
                 1 => Some(u64_at(15)),
                 other => {
-                    return Err(StoreError::Corrupt(format!(
-                        "stored message has expiry flag {other}"
-                    )))
+                    return Err(StoreError::Corrupt(
+                        format!("stored message has expiry flag {other}").into(),
+                    ))
                 }
             },
         })
@@ -154,9 +160,8 @@ pub(super) fn encode_message(message: &Message) -> StoreResult<(MessageHead, Vec
     buf.extend_from_slice(&head.due.to_be_bytes());
     buf.push(u8::from(head.expires_at.is_some()));
     buf.extend_from_slice(&head.expires_at.unwrap_or(0).to_be_bytes());
-    let buf = postcard::to_extend(message, buf).map_err(|e| {
-        StoreError::Corrupt(format!("could not encode message {}: {e}", message.id))
-    })?;
+    let buf = postcard::to_extend(&message.to_stored(), buf)
+        .map_err(|e| StoreError::corrupt(format!("could not encode message {}", message.id), e))?;
     Ok((head, buf))
 }
 
@@ -187,8 +192,8 @@ pub(super) fn decode_message(bytes: &[u8]) -> StoreResult<Message> {
 pub(super) fn encode_log(entry: &LogEntry) -> StoreResult<Vec<u8>> {
     let mut buf = Vec::with_capacity(8 + 256);
     buf.extend_from_slice(&entry.time.to_be_bytes());
-    postcard::to_extend(entry, buf)
-        .map_err(|e| StoreError::Corrupt(format!("could not encode a log entry: {e}")))
+    postcard::to_extend(&entry.to_stored(), buf)
+        .map_err(|e| StoreError::corrupt("could not encode a log entry", e))
 }
 
 /// The `time` of a stored log entry, without decoding it.
@@ -206,6 +211,7 @@ pub(super) fn decode_log(bytes: &[u8]) -> StoreResult<LogEntry> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::stored::DedupClaim;
     use super::*;
 
     #[test]
@@ -257,10 +263,10 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         assert!(matches!(decode_log(&[0u8; 3]), Err(StoreError::Corrupt(_))));
-        let mut trailing = encode(&(vec!["a".to_string()], 5u64)).expect("encode");
+        let mut trailing = encode::<DedupClaim>(&(vec!["a".to_string()], 5u64)).expect("encode");
         trailing.push(0);
         assert!(matches!(
-            decode::<(Vec<String>, u64)>(&trailing),
+            decode::<DedupClaim>(&trailing),
             Err(StoreError::Corrupt(_))
         ));
     }

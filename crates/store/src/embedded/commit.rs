@@ -18,7 +18,6 @@ use depesha_core::dlq::DlqEntry;
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::{Message, MessageState};
-use depesha_core::UnixMillis;
 use redb::{
     Database, Durability, Key, ReadableDatabase, ReadableTable, Table, TableDefinition, Value,
     WriteTransaction,
@@ -36,7 +35,7 @@ use crate::{
 };
 
 /// The stored value of a deduplication claim.
-pub(super) type DedupClaim = (Vec<String>, UnixMillis);
+pub(super) use super::stored::DedupClaim;
 
 /// Applies `units` as one commit, made durable by the journal (see `journal.rs`): the
 /// units are applied in a redb transaction without durability of its own, their record
@@ -75,9 +74,9 @@ pub(super) fn commit(
         // the gate stays shut until space comes back, so that a full disk costs each
         // failing write nothing but this attempt to append (dropping `txn` aborts it).
         if !gate.allows(record.len() as u64) {
-            return Err(StoreError::Io(format!(
-                "no room for the commit (the disk is full?): {e}"
-            )));
+            return Err(StoreError::Io(
+                format!("no room for the commit (the disk is full?): {e}").into(),
+            ));
         }
         tracing::warn!("journal append failed, committing to the database directly: {e}");
         make_durable(&mut txn)?;
@@ -255,10 +254,9 @@ fn wait_key(message: &Message) -> StoreResult<Option<Vec<u8>>> {
         return Ok(None);
     }
     let flow = message.flow_control.as_ref().ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "waiting message {} has no flow-control key",
-            message.id
-        ))
+        StoreError::Corrupt(
+            format!("waiting message {} has no flow-control key", message.id).into(),
+        )
     })?;
     let scope = write_scope(&message.user, "flow-control key", &flow.key)?;
     Ok(Some(flow_wait_key(&scope, message.due, &message.id)))
@@ -553,10 +551,13 @@ impl<'t> Tx<'t> {
 
     fn put_dlq(&mut self, entry: &DlqEntry) -> StoreResult<()> {
         let (failed_at, seq) = parse_dlq_id(&entry.dlq_id).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "DLQ id \"{}\" is not of the form <failed_at>-<seq>",
-                entry.dlq_id
-            ))
+            StoreError::Corrupt(
+                format!(
+                    "DLQ id \"{}\" is not of the form <failed_at>-<seq>",
+                    entry.dlq_id
+                )
+                .into(),
+            )
         })?;
         let key = dlq_key(&entry.message.user, failed_at, seq);
         let value = encode(entry)?;

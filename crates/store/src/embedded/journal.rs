@@ -12,7 +12,7 @@
 //! # Format
 //!
 //! A sequence of records, each `len u32 LE | crc32 u32 LE | lsn u64 LE | payload`,
-//! where `payload` is `len` bytes (the postcard-encoded units of one commit) and the
+//! where `payload` is `len` bytes (the units of one commit, as `stored::UnitV1` in postcard) and the
 //! CRC covers the LSN and the payload. LSNs count commits; each record's is one more
 //! than the one before it.
 //!
@@ -85,11 +85,11 @@ impl Journal {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| io_error(&path, "opening", &e))?;
-        let records = read_records(&file).map_err(|e| io_error(&path, "reading", &e))?;
+            .map_err(|e| io_error(&path, "opening", e))?;
+        let records = read_records(&file).map_err(|e| io_error(&path, "reading", e))?;
         let allocated = file
             .metadata()
-            .map_err(|e| io_error(&path, "reading", &e))?
+            .map_err(|e| io_error(&path, "reading", e))?
             .len();
         let journal = Journal {
             file,
@@ -134,11 +134,14 @@ impl Journal {
     pub(super) fn append(&mut self, lsn: u64, payload: &[u8]) -> StoreResult<()> {
         self.check_usable()?;
         if lsn != self.next_lsn() || payload.len() > MAX_PAYLOAD {
-            return Err(StoreError::Corrupt(format!(
-                "journal record {lsn} of {} bytes does not follow {}",
-                payload.len(),
-                self.last_lsn
-            )));
+            return Err(StoreError::Corrupt(
+                format!(
+                    "journal record {lsn} of {} bytes does not follow {}",
+                    payload.len(),
+                    self.last_lsn
+                )
+                .into(),
+            ));
         }
         self.buffer.clear();
         self.buffer
@@ -150,7 +153,7 @@ impl Journal {
         let record_end = self.end + self.buffer.len() as u64;
         if let Err(e) = self.keep_slack_after(record_end) {
             if record_end > self.allocated {
-                return Err(io_error(&self.path, "growing", &e));
+                return Err(io_error(&self.path, "growing", e));
             }
         }
         let written = self
@@ -165,7 +168,7 @@ impl Journal {
                 Ok(())
             }
             Err(e) => {
-                let error = io_error(&self.path, "writing", &e);
+                let error = io_error(&self.path, "writing", e);
                 self.take_back(self.end);
                 Err(error)
             }
@@ -283,8 +286,8 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
     Ok(true)
 }
 
-fn io_error(path: &Path, doing: &str, e: &std::io::Error) -> StoreError {
-    StoreError::Io(format!("{doing} {}: {e}", path.display()))
+fn io_error(path: &Path, doing: &str, e: std::io::Error) -> StoreError {
+    StoreError::io(format!("{doing} {}", path.display()), e)
 }
 
 #[cfg(test)]

@@ -53,8 +53,9 @@ pub(super) fn queues_with_items(db: &Database) -> StoreResult<Vec<(String, Strin
 }
 
 fn holder_of(value: &[u8]) -> StoreResult<String> {
-    String::from_utf8(value.to_vec())
-        .map_err(|_| StoreError::Corrupt(format!("queue item holder {value:02x?} is not UTF-8")))
+    String::from_utf8(value.to_vec()).map_err(|_| {
+        StoreError::Corrupt(format!("queue item holder {value:02x?} is not UTF-8").into())
+    })
 }
 
 impl Tx<'_> {

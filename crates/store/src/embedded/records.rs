@@ -8,17 +8,16 @@ use depesha_core::flow_key::FlowKey;
 use depesha_core::queue::Queue;
 use depesha_core::url_group::UrlGroup;
 use redb::{Database, ReadableTable, Table, TableDefinition, WriteTransaction};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::codec::{decode, encode, io};
 use super::commit::{table, Bytes, Tx};
 use super::reads::read;
+use super::stored::Record;
 use super::tables::{self as t, user_key, user_range};
 use crate::StoreResult;
 
 /// The record `name` of `user`.
-pub(super) fn record<T: DeserializeOwned>(
+pub(super) fn record<T: Record>(
     db: &Database,
     definition: TableDefinition<Bytes, Bytes>,
     user: &str,
@@ -32,7 +31,7 @@ pub(super) fn record<T: DeserializeOwned>(
 }
 
 /// All of `user`'s records, by name.
-pub(super) fn records<T: DeserializeOwned>(
+pub(super) fn records<T: Record>(
     db: &Database,
     definition: TableDefinition<Bytes, Bytes>,
     user: &str,
@@ -50,7 +49,7 @@ pub(super) fn records<T: DeserializeOwned>(
     Ok(found)
 }
 
-fn put<'t, T: Serialize>(
+fn put<'t, T: Record>(
     slot: &mut Option<Table<'t, Bytes, Bytes>>,
     txn: &'t WriteTransaction,
     definition: TableDefinition<Bytes, Bytes>,

@@ -105,7 +105,7 @@ pub(super) fn scope(user: &str, name: &str) -> Option<Vec<u8>> {
 /// Like [`scope`], for writes: a name with NUL fails the commit (a caller bug).
 pub(super) fn write_scope(user: &str, kind: &str, name: &str) -> StoreResult<Vec<u8>> {
     scope(user, name)
-        .ok_or_else(|| StoreError::Corrupt(format!("{kind} {name:?} contains a NUL byte")))
+        .ok_or_else(|| StoreError::Corrupt(format!("{kind} {name:?} contains a NUL byte").into()))
 }
 
 /// `(user, name)` of a key that starts with `user \0 name \0`, and the length of
@@ -279,7 +279,7 @@ fn utf8(bytes: &[u8], key: &[u8]) -> StoreResult<String> {
 }
 
 fn corrupt_key(kind: &str, key: &[u8]) -> StoreError {
-    StoreError::Corrupt(format!("malformed {kind} key {key:02x?}"))
+    StoreError::Corrupt(format!("malformed {kind} key {key:02x?}").into())
 }
 
 #[cfg(test)]
