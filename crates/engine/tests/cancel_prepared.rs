@@ -21,9 +21,9 @@ async fn a_cancel_answered_before_the_due_time_stops_the_prepared_delivery() {
         .await;
     harness.publish(&receiver.url(), &delay, None, "kept").await;
 
-    // Within the dispatcher's lookahead (1 s) of the due time: both deliveries are
-    // prepared and wait for it.
-    harness.advance(Duration::from_millis(9_500));
+    // Closer to the due time than a delivery is prepared ahead of it (100 ms): both
+    // deliveries are prepared, signed, and wait for it.
+    harness.advance(Duration::from_millis(9_950));
     tokio::time::sleep(QUIET).await;
     assert!(
         receiver.bodies().is_empty(),
