@@ -27,3 +27,40 @@ impl Cancel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::sample_message;
+    use crate::queue::QueuePosition;
+
+    fn message(queue_item: Option<QueueItem>) -> Message {
+        let mut m = sample_message(&[], b"");
+        m.queue_item = queue_item;
+        m
+    }
+
+    #[test]
+    fn a_cancel_logs_cancel_requested_then_canceled() {
+        let cancel = Cancel::of(&message(None), 7);
+        let states = cancel.logs.map(|l| (l.state, l.time));
+        assert_eq!(
+            states,
+            [(LogState::CancelRequested, 7), (LogState::Canceled, 7)]
+        );
+        assert_eq!(cancel.frees, None);
+    }
+
+    #[test]
+    fn a_queued_message_gives_up_its_place() {
+        let item = QueueItem {
+            queue: "q".into(),
+            position: QueuePosition {
+                enqueued_at: 1,
+                seq: 2,
+            },
+        };
+        let cancel = Cancel::of(&message(Some(item.clone())), 7);
+        assert_eq!(cancel.frees, Some(item));
+    }
+}

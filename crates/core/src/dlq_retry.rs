@@ -75,3 +75,61 @@ pub fn retry_message(entry: &DlqEntry, overrides: &RetryOverrides, now: UnixMill
     m.queue_item = None;
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::sample_message;
+
+    fn entry(headers: &[(&str, &str)]) -> DlqEntry {
+        let mut message = sample_message(headers, b"original");
+        message.retried = 3;
+        DlqEntry {
+            dlq_id: "1-0".into(),
+            message,
+            response: None,
+            error: None,
+            failed_at: 1,
+            expires_at: 2,
+        }
+    }
+
+    fn overrides(headers: &[(&str, &str)]) -> RetryOverrides {
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        RetryOverrides::parse(&pairs, &PublishLimits::default(), 0).expect("valid headers")
+    }
+
+    #[test]
+    fn a_retry_is_a_fresh_message_with_the_original_body() {
+        let old = entry(&[("Upstash-Retries", "2"), ("Upstash-Method", "PUT")]);
+        let m = retry_message(&old, &overrides(&[]), 1_000);
+        assert_ne!(m.id, "msg_old");
+        assert_eq!((m.retried, m.created_at, m.due), (0, 1_000, 1_000));
+        assert_eq!(m.body, b"original");
+        assert_eq!(m.state, MessageState::Pending);
+        assert_eq!(
+            (m.max_retries, m.method.as_str()),
+            (2, "PUT"),
+            "settings kept"
+        );
+    }
+
+    #[test]
+    fn only_the_headers_sent_with_the_retry_override() {
+        let old = entry(&[("Upstash-Retries", "2"), ("Upstash-Method", "PUT")]);
+        let m = retry_message(
+            &old,
+            &overrides(&[("Upstash-Retries", "5"), ("Upstash-Delay", "10s")]),
+            1_000,
+        );
+        assert_eq!(m.max_retries, 5);
+        assert_eq!(
+            m.method, "PUT",
+            "a header not sent keeps the stored setting"
+        );
+        assert_eq!(m.due, 11_000);
+    }
+}

@@ -67,7 +67,7 @@ pub struct Receipt {
 /// A publish ready to commit.
 #[derive(Debug)]
 pub struct Plan {
-    pub unit: Unit,
+    pub(crate) unit: Unit,
     pub receipts: Vec<Receipt>,
     /// Sent to a URL group: the answer is an array even for one endpoint.
     pub to_group: bool,
