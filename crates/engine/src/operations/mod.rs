@@ -9,22 +9,22 @@
 //! | Operation                         | Method                         | Rules (core)                     |
 //! |-----------------------------------|--------------------------------|----------------------------------|
 //! | publish, enqueue, batch           | `plan` + `accept` (publisher)  | `publish::classify`, `build_message` |
-//! | cancel messages (one, bulk)       | [`Engine::cancel_messages`], [`Engine::cancel_matching`] | `cancel::Cancel` |
-//! | delete DLQ entries                | [`Engine::delete_dlq_entries`] | —                                |
-//! | retry DLQ entries                 | [`Engine::retry_dlq_entries`]  | `dlq_retry::retry_message`       |
-//! | upsert a queue                    | [`Engine::upsert_queue`]       | `queue::QueueSettings`, `Queue::upserted` |
-//! | pause / resume a queue            | [`Engine::set_queue_paused`]   | —                                |
-//! | delete a queue                    | [`Engine::delete_queue`]       | `cancel::Cancel`                 |
-//! | add / remove URL-group endpoints  | [`Engine::add_endpoints`], [`Engine::remove_endpoints`] | `UrlGroup::upsert`, `remove` |
-//! | set a URL group's default headers | [`Engine::set_group_headers`]  | —                                |
-//! | delete a URL group                | [`Engine::delete_group`]       | —                                |
-//! | pause / resume a flow key         | [`Engine::set_flow_paused`]    | —                                |
-//! | pin / unpin a flow key            | [`Engine::pin_flow`], [`Engine::unpin_flow`] | `FlowKey::pin`, `unpin` |
-//! | reset a flow key's rate           | [`Engine::reset_flow_rate`]    | —                                |
-//! | create or replace a schedule      | [`Engine::put_schedule`]       | `schedule::ScheduleSettings`, `Schedule::stored` |
-//! | pause / resume a schedule         | [`Engine::set_schedule_paused`] | `Schedule::set_paused`          |
-//! | delete a schedule                 | [`Engine::delete_schedule`]    | —                                |
-//! | make sure a user has keys; rotate | [`Engine::ensure_keys`], [`Engine::rotate_keys`] | `SigningKeys::rotated` |
+//! | cancel messages (one, bulk)       | [`cancel_messages`](crate::Engine::cancel_messages), [`cancel_matching`](crate::Engine::cancel_matching) | `cancel::Cancel` |
+//! | delete DLQ entries                | [`delete_dlq_entries`](crate::Engine::delete_dlq_entries) | —                                |
+//! | retry DLQ entries                 | [`retry_dlq_entries`](crate::Engine::retry_dlq_entries)  | `dlq_retry::retry_message`       |
+//! | upsert a queue                    | [`upsert_queue`](crate::Engine::upsert_queue)       | `queue::QueueSettings`, `Queue::upserted` |
+//! | pause / resume a queue            | [`set_queue_paused`](crate::Engine::set_queue_paused)   | —                                |
+//! | delete a queue                    | [`delete_queue`](crate::Engine::delete_queue)       | `cancel::Cancel`                 |
+//! | add / remove URL-group endpoints  | [`add_endpoints`](crate::Engine::add_endpoints), [`remove_endpoints`](crate::Engine::remove_endpoints) | `UrlGroup::upsert`, `remove` |
+//! | set a URL group's default headers | [`set_group_headers`](crate::Engine::set_group_headers)  | —                                |
+//! | delete a URL group                | [`delete_group`](crate::Engine::delete_group)       | —                                |
+//! | pause / resume a flow key         | [`set_flow_paused`](crate::Engine::set_flow_paused)    | —                                |
+//! | pin / unpin a flow key            | [`pin_flow`](crate::Engine::pin_flow), [`unpin_flow`](crate::Engine::unpin_flow) | `FlowKey::pin`, `unpin` |
+//! | reset a flow key's rate           | [`reset_flow_rate`](crate::Engine::reset_flow_rate)    | —                                |
+//! | create or replace a schedule      | [`put_schedule`](crate::Engine::put_schedule)       | `schedule::ScheduleSettings`, `Schedule::stored` |
+//! | pause / resume a schedule         | [`set_schedule_paused`](crate::Engine::set_schedule_paused) | `Schedule::set_paused`          |
+//! | delete a schedule                 | [`delete_schedule`](crate::Engine::delete_schedule)    | —                                |
+//! | make sure a user has keys; rotate | [`ensure_keys`](crate::Engine::ensure_keys), [`rotate_keys`](crate::Engine::rotate_keys) | `SigningKeys::rotated` |
 //!
 //! The engine's own changes — an attempt's outcome, a schedule's tick, retention,
 //! releasing queues and wait-lists — live with the parts that make them (`worker`,
