@@ -53,4 +53,75 @@ impl FlowKey {
         }
         changed
     }
+
+    /// `pin`: these limits hold, whatever new messages carry, until unpinned. A new
+    /// period pins the rate too.
+    pub fn pin(&mut self, pin: &Pin, now: UnixMillis) {
+        if let Some(parallelism) = pin.parallelism {
+            self.parallelism = Some(parallelism);
+            self.pinned_parallelism = true;
+        }
+        if let Some(rate) = pin.rate {
+            self.rate = Some(rate);
+            self.pinned_rate = true;
+        }
+        if let Some(period) = pin.period_secs {
+            self.period_secs = period;
+            self.pinned_rate = true;
+        }
+        self.updated_at = now;
+    }
+
+    /// `unpin`: the pinned limits stay until a message brings new ones.
+    pub fn unpin(&mut self, parallelism: bool, rate: bool, now: UnixMillis) {
+        self.pinned_parallelism &= !parallelism;
+        self.pinned_rate &= !rate;
+        self.updated_at = now;
+    }
+}
+
+/// What a `pin` request sets; `None` leaves that limit as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pin {
+    pub parallelism: Option<u32>,
+    pub rate: Option<u32>,
+    pub period_secs: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_limits_outlast_what_messages_carry_until_unpinned() {
+        let mut key = FlowKey::new("u", "k", 0);
+        let pin = Pin {
+            parallelism: Some(2),
+            ..Pin::default()
+        };
+        key.pin(&pin, 1);
+        let carried = FlowControl {
+            key: "k".into(),
+            parallelism: Some(9),
+            rate: None,
+            period_secs: 1,
+        };
+        assert!(!key.absorb(&carried, 2), "a pinned parallelism is kept");
+        assert_eq!(key.parallelism, Some(2));
+        key.unpin(true, false, 3);
+        assert!(key.absorb(&carried, 4));
+        assert_eq!(key.parallelism, Some(9));
+    }
+
+    #[test]
+    fn pinning_a_period_pins_the_rate() {
+        let mut key = FlowKey::new("u", "k", 0);
+        let pin = Pin {
+            period_secs: Some(60),
+            ..Pin::default()
+        };
+        key.pin(&pin, 1);
+        assert!(key.pinned_rate && !key.pinned_parallelism);
+        assert_eq!(key.period_secs, 60);
+    }
 }

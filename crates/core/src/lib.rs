@@ -12,6 +12,7 @@
 pub mod backoff;
 pub mod batch;
 pub mod callback;
+pub mod cancel;
 pub mod cron;
 pub mod cron_fields;
 pub mod delivery_failure;
@@ -19,6 +20,7 @@ pub mod destination;
 pub mod destination_policy;
 pub mod destination_url;
 pub mod dlq;
+pub mod dlq_retry;
 pub mod duration;
 pub mod error;
 pub mod filter;

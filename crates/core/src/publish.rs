@@ -457,3 +457,31 @@ pub fn build_message(
         queue_item: None,
     }
 }
+
+/// A message published to `https://example.com` by user `u` at time 0, with
+/// `headers` and `body`: for the tests of the rules that start from a message.
+#[cfg(test)]
+pub(crate) fn sample_message(headers: &[(&str, &str)], body: &[u8]) -> Message {
+    let limits = PublishLimits::default();
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let parsed = classify(&pairs, &limits, 0).expect("valid headers");
+    let target = Target {
+        url: "https://example.com".into(),
+        topic_name: None,
+        endpoint_name: None,
+    };
+    let new = NewMessage {
+        id: "msg_old".into(),
+        user: "u",
+        target,
+        queue_name: None,
+        schedule_id: None,
+        body: body.to_vec(),
+        caller_ip: None,
+        now: 0,
+    };
+    build_message(new, &parsed, &limits)
+}

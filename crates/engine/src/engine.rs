@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use depesha_core::flow_key::FlowKey;
 use depesha_core::keys::SigningKeys;
 use depesha_core::queue::QueuePosition;
-use depesha_store::{Store, Taken, Unit, UnitOutcome, Write};
+use depesha_store::{Store, StoreReads, Taken, Unit, UnitOutcome, Write};
 use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::clock::Clock;
@@ -175,13 +175,22 @@ impl Engine {
         Ok(left)
     }
 
-    /// The engine's insides, for tests that drive a part of it by hand.
-    #[cfg(test)]
+    /// The engine's insides, for its operations and for tests that drive a part of
+    /// it by hand.
     pub(crate) fn inner(&self) -> &Arc<Inner> {
         &self.inner
     }
 
-    pub fn store(&self) -> &dyn Store {
+    /// The store, to read and to commit: the engine's own parts only.
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    /// What is stored, read-only: every change goes through an operation (see
+    /// [`crate::operations`]), so that the engine hears of each and its rules have one
+    /// home. (An opaque type rather than `&dyn StoreReads`: turning a `dyn Store` into
+    /// a `dyn StoreReads` needs trait upcasting, newer than the workspace's Rust.)
+    pub fn reads(&self) -> &(impl StoreReads + ?Sized) {
         self.inner.store.as_ref()
     }
 
@@ -195,29 +204,13 @@ impl Engine {
 
     /// Applies `units` durably (group commit) and hands every message they made
     /// pending to the dispatcher. When this returns `Ok`, the writes are on disk.
-    pub async fn commit(&self, units: Vec<Unit>) -> Result<Vec<UnitOutcome>, EngineError> {
+    pub(crate) async fn commit(&self, units: Vec<Unit>) -> Result<Vec<UnitOutcome>, EngineError> {
         self.inner.commit(units).await
     }
 
     /// The user's signing keys.
     pub async fn signing_keys(&self, user: &str) -> Result<SigningKeys, EngineError> {
         self.inner.signing_keys(user).await
-    }
-
-    /// Makes sure `user` has signing keys: keeps stored ones, else stores `preset` (the
-    /// fixed keys of the dev users) or a fresh random pair.
-    pub async fn ensure_keys(
-        &self,
-        user: &str,
-        preset: Option<SigningKeys>,
-    ) -> Result<SigningKeys, EngineError> {
-        if let Some(keys) = self.inner.store.keys(user)? {
-            self.inner.cache_keys(user, keys.clone());
-            return Ok(keys);
-        }
-        let keys = preset.unwrap_or_else(SigningKeys::generate);
-        self.inner.put_keys(user, keys.clone()).await?;
-        Ok(keys)
     }
 
     /// Stops starting deliveries and waits, at most `grace`, for the attempts under
@@ -244,7 +237,7 @@ impl Engine {
     /// a counter, so FIFO holds for bursts. Sequence numbers are even: the odd one
     /// after each is kept free for a companion item (a failed message's second
     /// callback, see `outcome.rs`).
-    pub fn next_queue_position(&self) -> QueuePosition {
+    pub(crate) fn next_queue_position(&self) -> QueuePosition {
         QueuePosition {
             enqueued_at: self.inner.clock.now(),
             seq: self.inner.queue_seq.fetch_add(2, Ordering::Relaxed),
@@ -263,14 +256,15 @@ impl Engine {
     /// A flow-control key's stored limits changed (a message brought new values, or
     /// pin, unpin, pause, resume): the gate takes them, and waiting messages that may
     /// now start are released.
-    pub async fn flow_limits_changed(&self, limits: FlowKey) {
+    pub(crate) async fn flow_limits_changed(&self, limits: FlowKey) {
         let (user, key) = (limits.user.clone(), limits.key.clone());
         self.inner.flow.set_limits(limits, self.inner.clock.now());
         crate::worker::release_waiting(&self.inner, &user, &key).await;
     }
 
-    /// `resetRate`: a new rate period starts now.
-    pub async fn reset_flow_rate(&self, user: &str, key: &str) {
+    /// A new rate period of the key starts now; waiting messages that may now start
+    /// are released.
+    pub(crate) async fn restart_flow_period(&self, user: &str, key: &str) {
         self.inner
             .flow
             .reset_rate(user, key, self.inner.clock.now());
@@ -292,13 +286,6 @@ impl Engine {
         self.inner.stop.stop();
         self.inner.committer.store_closing();
         Ok(self.inner.store.close()?)
-    }
-
-    /// `current := next`, `next := fresh` (spec §3.9).
-    pub async fn rotate_keys(&self, user: &str) -> Result<SigningKeys, EngineError> {
-        let rotated = self.inner.signing_keys(user).await?.rotated();
-        self.inner.put_keys(user, rotated.clone()).await?;
-        Ok(rotated)
     }
 }
 
@@ -353,7 +340,7 @@ impl Inner {
         Ok(keys)
     }
 
-    async fn put_keys(&self, user: &str, keys: SigningKeys) -> Result<(), EngineError> {
+    pub(crate) async fn put_keys(&self, user: &str, keys: SigningKeys) -> Result<(), EngineError> {
         self.commit(vec![Unit::new(vec![Write::PutKeys {
             user: user.to_string(),
             keys: keys.clone(),
@@ -363,7 +350,7 @@ impl Inner {
         Ok(())
     }
 
-    fn cache_keys(&self, user: &str, keys: SigningKeys) {
+    pub(crate) fn cache_keys(&self, user: &str, keys: SigningKeys) {
         if let Ok(mut cache) = self.keys.write() {
             cache.insert(user.to_string(), keys);
         }

@@ -7,6 +7,8 @@
 //! - `worker`: one delivery from load to committed outcome;
 //! - [`delivery`]: the signed HTTP request;
 //! - [`guarded_dns`]: name resolution that applies the destination policy;
+//! - [`operations`]: every change a client can make, one list (the only writer the
+//!   server has);
 //! - [`outcome`]: what an attempt's result means for the store (retry, DLQ, callbacks);
 //! - `pruner`: retention;
 //! - `scheduler`: schedules' ticks, each fired once (`Engine::start_scheduler`);
@@ -24,6 +26,7 @@ mod error;
 mod fairness;
 mod flow;
 pub mod guarded_dns;
+pub mod operations;
 pub mod outcome;
 mod prepared;
 mod pruner;
@@ -35,6 +38,7 @@ mod worker;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;
 pub use engine::Engine;
-pub use error::EngineError;
+pub use error::{EngineError, Missing};
 pub use flow::FlowCounters;
+pub use operations::CancelSlice;
 pub use publisher::{Accepted, Plan, PlanError, PublishPolicy, PublishRequest, Receipt};

@@ -67,7 +67,7 @@ pub struct Receipt {
 /// A publish ready to commit.
 #[derive(Debug)]
 pub struct Plan {
-    pub unit: Unit,
+    pub(crate) unit: Unit,
     pub receipts: Vec<Receipt>,
     /// Sent to a URL group: the answer is an array even for one endpoint.
     pub to_group: bool,
@@ -188,7 +188,7 @@ impl Engine {
             None => None,
         };
         let queue_writes = match request.queue {
-            Some(queue) => self.enqueue(request.user, queue, &mut messages)?,
+            Some(queue) => self.enqueue_writes(request.user, queue, &mut messages)?,
             None => Vec::new(),
         };
         let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
@@ -212,12 +212,12 @@ impl Engine {
     /// Puts `messages` at the end of `queue` (created on first use with parallelism 1,
     /// spec §3.2): they become `Queued` holders of new items, and the returned writes
     /// create the items and let the queue through.
-    pub fn enqueue(
+    pub(crate) fn enqueue_writes(
         &self,
         user: &str,
         queue: &str,
         messages: &mut [Message],
-    ) -> Result<Vec<Write>, PlanError> {
+    ) -> Result<Vec<Write>, StoreError> {
         let now = self.clock().now();
         let mut writes = Vec::with_capacity(messages.len() + 2);
         if self.store().queue(user, queue)?.is_none() {
@@ -298,7 +298,7 @@ fn with_defaults(
 }
 
 /// The writes that create messages: each message and its `CREATED` log line.
-pub fn creation_writes(messages: Vec<Message>, now: UnixMillis) -> Vec<Write> {
+pub(crate) fn creation_writes(messages: Vec<Message>, now: UnixMillis) -> Vec<Write> {
     let mut writes = Vec::with_capacity(messages.len() * 2);
     for m in messages {
         writes.push(Write::AppendLog(LogEntry::for_message(

@@ -5,18 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use depesha_core::keys::SigningKeys;
 use depesha_core::publish::PublishLimits;
 use depesha_engine::{Engine, EngineConfig, EngineError, ManualClock, PublishPolicy};
 use depesha_store::embedded::EmbeddedStore;
-use depesha_store::{KeyStore, Unit, Write};
-
-fn put_keys(user: &str) -> Unit {
-    Unit::new(vec![Write::PutKeys {
-        user: user.to_string(),
-        keys: SigningKeys::generate(),
-    }])
-}
+use depesha_store::KeyStore;
 
 fn start(dir: &std::path::Path) -> Engine {
     let store = Arc::new(EmbeddedStore::open(dir).expect("open the store"));
@@ -33,12 +25,12 @@ fn start(dir: &std::path::Path) -> Engine {
 async fn a_shut_down_engine_lets_its_data_dir_open_again_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = start(dir.path());
-    engine.commit(vec![put_keys("u")]).await.expect("commit");
+    engine.ensure_keys("u", None).await.expect("commit");
 
     let cut_short = engine.shutdown(Duration::from_secs(1)).await.expect("stop");
     assert_eq!(cut_short, 0);
     assert!(matches!(
-        engine.commit(vec![put_keys("v")]).await,
+        engine.delete_group("v", "group").await,
         Err(EngineError::ShuttingDown)
     ));
     drop(engine);
@@ -55,13 +47,10 @@ async fn dropping_the_last_handle_stops_the_engine_and_releases_its_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = start(dir.path());
     let clone = engine.clone();
-    engine.commit(vec![put_keys("u")]).await.expect("commit");
+    engine.ensure_keys("u", None).await.expect("commit");
     drop(engine);
     // Another handle keeps it running.
-    clone
-        .commit(vec![put_keys("w")])
-        .await
-        .expect("still running");
+    clone.ensure_keys("w", None).await.expect("still running");
     drop(clone);
 
     // The tasks end on their next turn, not within the drop: wait for the store to be

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use depesha_core::InputError;
-use depesha_engine::EngineError;
+use depesha_engine::{EngineError, Missing};
 use depesha_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +106,14 @@ impl From<EngineError> for ApiError {
             EngineError::ShuttingDown => {
                 ApiError::Unavailable("the server is shutting down".into())
             }
+            EngineError::NotFound(missing) => missing.into(),
         }
+    }
+}
+
+impl From<Missing> for ApiError {
+    fn from(missing: Missing) -> Self {
+        ApiError::NotFound(missing.to_string())
     }
 }
 

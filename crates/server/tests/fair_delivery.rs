@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{eventually, settle, Receiver, TestServer};
+use depesha_store::MessageStore;
 use tokio::net::TcpListener;
 
 /// A destination that accepts every connection, reads nothing and never answers.
@@ -175,7 +176,7 @@ async fn messages_held_back_by_a_stuck_destination_are_deferred_not_lost() {
     receiver.wait_for("/after", 1).await;
 
     eventually("the late messages deferred in the store", || async {
-        let store = server.state.engine.store();
+        let store = &server.store;
         let deferred = late.iter().all(|id| {
             store
                 .message(owner, id)

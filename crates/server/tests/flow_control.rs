@@ -14,6 +14,7 @@ use common::{
     eventually, ids_of, now_ms, settle, Answer, Api, Receiver, Recorded, Reply, TestServer,
 };
 use depesha_engine::ManualClock;
+use depesha_store::{MessageStore, Store};
 use serde_json::{json, Value};
 
 const KEY: &str = "Upstash-Flow-Control-Key";
@@ -800,20 +801,18 @@ async fn a_waiting_message_the_engine_did_not_count_is_released_by_the_next_even
     let id = user
         .publish_ok(&receiver.url("/uncounted"), &delayed, "uncounted")
         .await;
-    let store = server.state.engine.store();
-    let mut message = store
+    let mut message = server
+        .store
         .message(common::dev_user(1).id, &id)
         .expect("read")
         .expect("stored");
     message.state = depesha_core::message::MessageState::Waiting;
     message.due = server.now();
     server
-        .state
-        .engine
+        .store
         .commit(vec![depesha_store::Unit::new(vec![
             depesha_store::Write::PutMessage(message),
         ])])
-        .await
         .expect("commit");
     wait_for_wait_list(&user, "drift", 1).await;
 

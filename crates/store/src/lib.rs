@@ -159,8 +159,10 @@ pub struct PruneStats {
     pub log_entries: u64,
 }
 
-/// A complete backend.
-pub trait Store:
+/// Everything a backend can be asked, and nothing that changes it: what the engine
+/// lends to the routes, so that every change goes through the engine's operations.
+/// Every type with all the read traits has it (a backend implements those, not this).
+pub trait StoreReads:
     MessageStore
     + DlqStore
     + LogStore
@@ -169,10 +171,24 @@ pub trait Store:
     + QueueStore
     + FlowKeyStore
     + ScheduleStore
-    + Send
-    + Sync
-    + 'static
 {
+}
+
+impl<T> StoreReads for T where
+    T: MessageStore
+        + DlqStore
+        + LogStore
+        + KeyStore
+        + GroupStore
+        + QueueStore
+        + FlowKeyStore
+        + ScheduleStore
+        + ?Sized
+{
+}
+
+/// A complete backend: the reads, plus the one write path.
+pub trait Store: StoreReads + Send + Sync + 'static {
     /// Applies `units` in order in one transaction and makes it durable before
     /// returning. Each unit is all-or-nothing: its guard is checked first (against the
     /// state left by the units before it) and, if it holds, all its writes are applied.

@@ -1,25 +1,24 @@
 //! The dead-letter queue (spec §3.5): list, get, delete one, bulk delete, retry one,
 //! bulk retry. A retry re-publishes the entry as a new message (same destination,
-//! headers and original — unredacted — body) and removes the entry, in one unit.
+//! headers and original — unredacted — body) and removes the entry, in one unit (see
+//! `depesha_engine::operations`).
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use depesha_core::dlq::DlqEntry;
+use depesha_core::dlq_retry::RetryOverrides;
 use depesha_core::filter::{self, Filter, Order, Paging, Scope};
-use depesha_core::ids;
-use depesha_core::message::{Message, MessageState, Origin};
-use depesha_core::publish::{classify, PublishHeaders};
-use depesha_store::{Applied, Guard, Taken, Unit, UnitOutcome};
+use depesha_engine::Missing;
+use depesha_store::{DlqStore, Page};
 use serde_json::{json, Value};
 
 use crate::auth::User;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::request::{header_pairs, optional_json, read_body, IdPath};
 use crate::state::AppState;
 use crate::views::DlqView;
-use depesha_engine::publisher::creation_writes;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -30,19 +29,12 @@ pub async fn list(
     if filter.selects_nothing() {
         return Ok(Json(json!({ "messages": [] })));
     }
-    let page = state.engine.store().dlq_page(
-        &user.id,
-        &filter,
-        paging.cursor.as_deref(),
-        paging.count,
-        paging.order.unwrap_or(Order::EarliestFirst),
-    )?;
+    let page = filter_page(&state, &user.id, &filter, &paging)?;
     let messages: Vec<DlqView> = page.items.iter().map(DlqView::of).collect();
-    let mut answer = json!({ "messages": messages });
-    if let Some(cursor) = page.next_cursor {
-        answer["cursor"] = json!(cursor);
-    }
-    Ok(Json(answer))
+    Ok(Json(with_cursor(
+        json!({ "messages": messages }),
+        page.next_cursor,
+    )))
 }
 
 pub async fn get(
@@ -50,12 +42,10 @@ pub async fn get(
     user: User,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<DlqView>> {
-    state
-        .engine
-        .store()
-        .dlq_entry(&user.id, &id)?
-        .map(|e| Json(DlqView::of(&e)))
-        .ok_or_else(|| not_found(&id))
+    match state.engine.reads().dlq_entry(&user.id, &id)? {
+        Some(entry) => Ok(Json(DlqView::of(&entry))),
+        None => Err(Missing::DlqEntry(id).into()),
+    }
 }
 
 pub async fn delete(
@@ -63,13 +53,10 @@ pub async fn delete(
     user: User,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
-    let outcomes = state
-        .engine
-        .commit(vec![take(&user.id, &id, Vec::new())])
-        .await?;
-    match outcomes.first() {
-        Some(UnitOutcome::Applied(_)) => Ok(Json(json!({ "deleted": 1 }))),
-        _ => Err(not_found(&id)),
+    let ids = std::slice::from_ref(&id);
+    match state.engine.delete_dlq_entries(&user.id, ids).await? {
+        0 => Err(Missing::DlqEntry(id).into()),
+        _ => Ok(Json(json!({ "deleted": 1 }))),
     }
 }
 
@@ -80,20 +67,8 @@ pub async fn delete_many(
 ) -> ApiResult<Json<Value>> {
     let (filter, paging) = selection(&state, request).await?;
     let (ids, cursor) = select_ids(&state, &user.id, filter, &paging)?;
-    let units = ids
-        .iter()
-        .map(|id| take(&user.id, id, Vec::new()))
-        .collect();
-    let outcomes = state.engine.commit(units).await?;
-    let deleted = outcomes
-        .iter()
-        .filter(|o| matches!(o, UnitOutcome::Applied(_)))
-        .count();
-    let mut answer = json!({ "deleted": deleted });
-    if let Some(cursor) = cursor {
-        answer["cursor"] = json!(cursor);
-    }
-    Ok(Json(answer))
+    let deleted = state.engine.delete_dlq_entries(&user.id, &ids).await?;
+    Ok(Json(with_cursor(json!({ "deleted": deleted }), cursor)))
 }
 
 pub async fn retry_one(
@@ -105,21 +80,20 @@ pub async fn retry_one(
     let overrides = overrides(&state, &request)?;
     let entry = state
         .engine
-        .store()
+        .reads()
         .dlq_entry(&user.id, &id)?
-        .ok_or_else(|| not_found(&id))?;
-    let (unit, message_id) = retry_unit(&state, &user.id, &entry, &overrides)?;
-    let outcomes = state.engine.commit(vec![unit]).await?;
-    match outcomes.first() {
-        Some(UnitOutcome::Applied(Applied {
-            taken: Taken::Dlq(_),
-            ..
-        })) => Ok((
+        .ok_or_else(|| Missing::DlqEntry(id.clone()))?;
+    let retried = state
+        .engine
+        .retry_dlq_entries(&user.id, &[entry], &overrides)
+        .await?;
+    match retried.into_iter().next() {
+        Some(message_id) => Ok((
             StatusCode::CREATED,
             Json(json!({ "messageId": message_id })),
         )
             .into_response()),
-        _ => Err(not_found(&id)),
+        None => Err(Missing::DlqEntry(id).into()),
     }
 }
 
@@ -131,41 +105,24 @@ pub async fn retry_many(
     let overrides = overrides(&state, &request)?;
     let (filter, paging) = selection(&state, request).await?;
     let (entries, cursor) = select_entries(&state, &user.id, filter, &paging)?;
-    let mut units = Vec::with_capacity(entries.len());
-    let mut new_ids = Vec::with_capacity(entries.len());
-    for entry in &entries {
-        let (unit, message_id) = retry_unit(&state, &user.id, entry, &overrides)?;
-        units.push(unit);
-        new_ids.push(message_id);
-    }
-    let outcomes = state.engine.commit(units).await?;
-    let responses: Vec<Value> = outcomes
-        .iter()
-        .zip(new_ids)
-        .filter(|(o, _)| matches!(o, UnitOutcome::Applied(_)))
-        .map(|(_, id)| json!({ "messageId": id }))
+    let retried = state
+        .engine
+        .retry_dlq_entries(&user.id, &entries, &overrides)
+        .await?;
+    let responses: Vec<Value> = retried
+        .into_iter()
+        .map(|id| json!({ "messageId": id }))
         .collect();
-    let mut answer = json!({ "responses": responses });
-    if let Some(cursor) = cursor {
-        answer["cursor"] = json!(cursor);
-    }
+    let answer = with_cursor(json!({ "responses": responses }), cursor);
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "DLQ entry {id} not found (deleted, retried or expired)"
-    ))
-}
-
-fn take(user: &str, dlq_id: &str, writes: Vec<depesha_store::Write>) -> Unit {
-    Unit::guarded(
-        Guard::TakeDlq {
-            user: user.to_string(),
-            dlq_id: dlq_id.to_string(),
-        },
-        writes,
-    )
+/// `answer` with the cursor of the next page, when there is one.
+fn with_cursor(mut answer: Value, cursor: Option<String>) -> Value {
+    if let Some(cursor) = cursor {
+        answer["cursor"] = json!(cursor);
+    }
+    answer
 }
 
 /// Filter and paging from the query string or, as the Python SDK sends them, a JSON
@@ -217,7 +174,7 @@ fn select_entries(
     }
     let mut entries = Vec::with_capacity(filter.ids.len());
     for id in &filter.ids {
-        entries.extend(state.engine.store().dlq_entry(user, id)?);
+        entries.extend(state.engine.reads().dlq_entry(user, id)?);
     }
     Ok((entries, None))
 }
@@ -227,8 +184,8 @@ fn filter_page(
     user: &str,
     filter: &Filter,
     paging: &Paging,
-) -> ApiResult<depesha_store::Page<DlqEntry>> {
-    Ok(state.engine.store().dlq_page(
+) -> ApiResult<Page<DlqEntry>> {
+    Ok(state.engine.reads().dlq_page(
         user,
         filter,
         paging.cursor.as_deref(),
@@ -238,68 +195,8 @@ fn filter_page(
 }
 
 /// `Upstash-*` headers on a retry request override the original settings (spec §3.5).
-struct Overrides {
-    parsed: PublishHeaders,
-    present: Vec<String>,
-}
-
-fn overrides(state: &AppState, request: &Request) -> ApiResult<Overrides> {
+fn overrides(state: &AppState, request: &Request) -> ApiResult<RetryOverrides> {
     let pairs = header_pairs(request.headers())?;
-    let present = pairs.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
-    let parsed = classify(&pairs, &state.config.limits, state.engine.clock().now())?;
-    Ok(Overrides { parsed, present })
-}
-
-/// The unit that retries `entry`: take it from the DLQ, create a fresh message.
-fn retry_unit(
-    state: &AppState,
-    user: &str,
-    entry: &DlqEntry,
-    overrides: &Overrides,
-) -> ApiResult<(Unit, String)> {
     let now = state.engine.clock().now();
-    let mut m: Message = entry.message.clone();
-    let has = |name: &str| overrides.present.iter().any(|p| p == name);
-    let o = &overrides.parsed.options;
-    if has("upstash-retries") {
-        m.max_retries = o.retries.unwrap_or(m.max_retries);
-    }
-    if has("upstash-retry-delay") {
-        m.retry_delay = o.retry_delay.clone();
-    }
-    if has("upstash-timeout") {
-        m.timeout_ms = o.timeout_ms;
-    }
-    if has("upstash-method") {
-        m.method = o.method().to_string();
-    }
-    if has("upstash-callback") {
-        m.callback = o.callback.as_deref().cloned();
-    }
-    if has("upstash-failure-callback") {
-        m.failure_callback = o.failure_callback.as_deref().cloned();
-    }
-    if has("upstash-flow-control-key") {
-        m.flow_control = o.flow_control.clone();
-    }
-    m.id = ids::message_id(now);
-    m.retried = 0;
-    m.created_at = now;
-    m.not_before = now.saturating_add(o.delay_ms.unwrap_or(0));
-    m.due = m.not_before;
-    m.state = MessageState::Pending;
-    m.expires_at = None;
-    m.dedup_id = None;
-    m.origin = Origin::Publish;
-    m.queue_item = None;
-    let id = m.id.clone();
-    // A queue's message goes back to the end of its queue.
-    let mut messages = vec![m];
-    let queue_writes = match messages[0].queue_name.clone() {
-        Some(queue) => state.engine.enqueue(user, &queue, &mut messages)?,
-        None => Vec::new(),
-    };
-    let mut writes = creation_writes(messages, now);
-    writes.extend(queue_writes);
-    Ok((take(user, &entry.dlq_id, writes), id))
+    Ok(RetryOverrides::parse(&pairs, &state.config.limits, now)?)
 }

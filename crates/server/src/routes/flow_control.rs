@@ -5,72 +5,32 @@
 use axum::extract::{Request, State};
 use axum::Json;
 use depesha_core::duration::parse_duration;
-use depesha_core::flow_key::FlowKey;
-use depesha_store::{Unit, Write};
-use serde::Serialize;
+use depesha_core::flow_key::{FlowKey, Pin};
+use depesha_engine::Missing;
+use depesha_store::FlowKeyStore;
 use serde_json::{json, Value};
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
 use crate::request::IdPath;
 use crate::state::AppState;
-
-/// The FlowControlKey object.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FlowKeyView {
-    flow_control_key: String,
-    wait_list_size: u64,
-    parallelism_max: u32,
-    parallelism_count: u32,
-    rate_max: u32,
-    rate_count: u32,
-    /// Seconds.
-    rate_period: u64,
-    /// Unix seconds.
-    rate_period_start: u64,
-    is_paused: bool,
-    is_pinned_parallelism: bool,
-    is_pinned_rate: bool,
-}
+use crate::views::FlowKeyView;
 
 fn view(state: &AppState, key: FlowKey) -> ApiResult<FlowKeyView> {
     let waiting = state
         .engine
-        .store()
+        .reads()
         .waiting_count(&key.user, &key.key, u64::MAX)?;
     let counters = state.engine.flow_counters(&key.user, &key.key);
-    Ok(FlowKeyView {
-        flow_control_key: key.key,
-        wait_list_size: waiting,
-        parallelism_max: key.parallelism.unwrap_or(0),
-        parallelism_count: counters.in_flight,
-        rate_max: key.rate.unwrap_or(0),
-        rate_count: counters.started_in_period,
-        rate_period: key.period_secs,
-        rate_period_start: counters.period_start / 1000,
-        is_paused: key.paused,
-        is_pinned_parallelism: key.pinned_parallelism,
-        is_pinned_rate: key.pinned_rate,
-    })
+    Ok(FlowKeyView::of(key, waiting, counters))
 }
 
-fn load(state: &AppState, user: &str, key: &str) -> ApiResult<FlowKey> {
-    state
-        .engine
-        .store()
-        .flow_key(user, key)?
-        .ok_or_else(|| ApiError::not_found(format!("flow-control key \"{key}\" not found (a key exists once a message carrying it was published)")))
-}
-
-/// Stores new limits and hands them to the gate.
-async fn save(state: &AppState, key: FlowKey) -> ApiResult<()> {
-    state
-        .engine
-        .commit(vec![Unit::new(vec![Write::PutFlowKey(key.clone())])])
-        .await?;
-    state.engine.flow_limits_changed(key).await;
-    Ok(())
+/// An unknown key is a 404 before its parameters are looked at.
+fn known(state: &AppState, user: &str, key: &str) -> ApiResult<()> {
+    match state.engine.reads().flow_key(user, key)? {
+        Some(_) => Ok(()),
+        None => Err(Missing::FlowKey(key.to_string()).into()),
+    }
 }
 
 /// `GET /v2/flowControl[?search=substring]`.
@@ -91,7 +51,7 @@ pub async fn list(
             }
         }
     }
-    let keys = state.engine.store().flow_keys(&user.id)?;
+    let keys = state.engine.reads().flow_keys(&user.id)?;
     let views = keys
         .into_iter()
         .filter(|k| search.as_ref().is_none_or(|s| k.key.contains(s.as_str())))
@@ -105,8 +65,10 @@ pub async fn get(
     user: User,
     IdPath(key): IdPath,
 ) -> ApiResult<Json<FlowKeyView>> {
-    let key = load(&state, &user.id, &key)?;
-    Ok(Json(view(&state, key)?))
+    match state.engine.reads().flow_key(&user.id, &key)? {
+        Some(flow) => Ok(Json(view(&state, flow)?)),
+        None => Err(Missing::FlowKey(key).into()),
+    }
 }
 
 /// Deliveries stop; new messages go to the wait-list; the rate period keeps running.
@@ -115,9 +77,7 @@ pub async fn pause(
     user: User,
     IdPath(key): IdPath,
 ) -> ApiResult<Json<Value>> {
-    let mut key = load(&state, &user.id, &key)?;
-    key.paused = true;
-    save(&state, key).await?;
+    state.engine.set_flow_paused(&user.id, &key, true).await?;
     Ok(Json(json!({})))
 }
 
@@ -126,9 +86,7 @@ pub async fn resume(
     user: User,
     IdPath(key): IdPath,
 ) -> ApiResult<Json<Value>> {
-    let mut key = load(&state, &user.id, &key)?;
-    key.paused = false;
-    save(&state, key).await?;
+    state.engine.set_flow_paused(&user.id, &key, false).await?;
     Ok(Json(json!({})))
 }
 
@@ -140,17 +98,12 @@ pub async fn pin(
     IdPath(key): IdPath,
     request: Request,
 ) -> ApiResult<Json<Value>> {
-    let mut flow = load(&state, &user.id, &key)?;
+    known(&state, &user.id, &key)?;
+    let mut pin = Pin::default();
     for (k, v) in crate::query::pairs(request.uri().query().unwrap_or("")) {
         match k.as_str() {
-            "parallelism" => {
-                flow.parallelism = Some(positive(&k, &v)?);
-                flow.pinned_parallelism = true;
-            }
-            "rate" => {
-                flow.rate = Some(positive(&k, &v)?);
-                flow.pinned_rate = true;
-            }
+            "parallelism" => pin.parallelism = Some(positive(&k, &v)?),
+            "rate" => pin.rate = Some(positive(&k, &v)?),
             "period" => {
                 let period = parse_duration("period", &v)?.as_secs();
                 if period == 0 || period > depesha_core::flow_control::MAX_PERIOD_SECS {
@@ -158,8 +111,7 @@ pub async fn pin(
                         "period must be between 1 second and 1 week",
                     ));
                 }
-                flow.period_secs = period;
-                flow.pinned_rate = true;
+                pin.period_secs = Some(period);
             }
             "qstash_token" => {}
             _ => {
@@ -169,9 +121,7 @@ pub async fn pin(
             }
         }
     }
-    flow.updated_at = state.engine.clock().now();
-    save(&state, flow).await?;
-    state.engine.reset_flow_rate(&user.id, &key).await;
+    state.engine.pin_flow(&user.id, &key, &pin).await?;
     Ok(Json(json!({})))
 }
 
@@ -183,7 +133,8 @@ pub async fn unpin(
     IdPath(key): IdPath,
     request: Request,
 ) -> ApiResult<Json<Value>> {
-    let mut flow = load(&state, &user.id, &key)?;
+    known(&state, &user.id, &key)?;
+    let (mut parallelism, mut rate) = (false, false);
     for (k, v) in crate::query::pairs(request.uri().query().unwrap_or("")) {
         let yes = match v.to_ascii_lowercase().as_str() {
             "true" => true,
@@ -195,8 +146,8 @@ pub async fn unpin(
             }
         };
         match k.as_str() {
-            "parallelism" => flow.pinned_parallelism &= !yes,
-            "rate" => flow.pinned_rate &= !yes,
+            "parallelism" => parallelism |= yes,
+            "rate" => rate |= yes,
             "qstash_token" => {}
             _ => {
                 return Err(ApiError::bad_request(format!(
@@ -205,8 +156,10 @@ pub async fn unpin(
             }
         }
     }
-    flow.updated_at = state.engine.clock().now();
-    save(&state, flow).await?;
+    state
+        .engine
+        .unpin_flow(&user.id, &key, parallelism, rate)
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -217,8 +170,7 @@ pub async fn reset_rate(
     user: User,
     IdPath(key): IdPath,
 ) -> ApiResult<Json<Value>> {
-    load(&state, &user.id, &key)?;
-    state.engine.reset_flow_rate(&user.id, &key).await;
+    state.engine.reset_flow_rate(&user.id, &key).await?;
     Ok(Json(json!({})))
 }
 

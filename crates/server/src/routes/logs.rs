@@ -11,6 +11,7 @@ use crate::auth::User;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::views::LogView;
+use depesha_store::LogStore;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -20,7 +21,7 @@ pub async fn list(
     let mut pairs = crate::query::pairs(request.uri().query().unwrap_or(""));
     pairs.retain(|(k, _)| k != "qstash_token");
     let (filter, paging) = filter::parse(Scope::Logs, &pairs)?;
-    let page = state.engine.store().log_page(
+    let page = state.engine.reads().log_page(
         &user.id,
         &filter,
         paging.cursor.as_deref(),

@@ -4,13 +4,12 @@
 use axum::extract::{Request, State};
 use axum::Json;
 use depesha_core::filter::{self, Scope};
-use depesha_core::log::{LogEntry, LogState};
-use depesha_core::message::Message;
-use depesha_store::{Applied, Guard, Taken, Unit, UnitOutcome, Write};
+use depesha_engine::{CancelSlice, Missing};
+use depesha_store::MessageStore;
 use serde_json::{json, Value};
 
 use crate::auth::User;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::request::{read_body, IdPath};
 use crate::state::AppState;
 use crate::views::MessageView;
@@ -23,12 +22,11 @@ pub async fn get(
     user: User,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<MessageView>> {
-    state
-        .engine
-        .store()
-        .message(&user.id, &id)?
-        .map(|m| Json(MessageView::of(&m)))
-        .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))
+    let message = state.engine.reads().message(&user.id, &id)?;
+    match message {
+        Some(m) => Ok(Json(MessageView::of(&m))),
+        None => Err(Missing::Message(id).into()),
+    }
 }
 
 pub async fn cancel(
@@ -36,10 +34,9 @@ pub async fn cancel(
     user: User,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
-    match cancel_ids(&state, &user.id, vec![id.clone()]).await? {
-        0 => Err(ApiError::not_found(format!(
-            "message {id} not found (or already delivered, failed or cancelled)"
-        ))),
+    let ids = std::slice::from_ref(&id);
+    match state.engine.cancel_messages(&user.id, ids).await? {
+        0 => Err(Missing::UnfinishedMessage(id).into()),
         n => Ok(Json(json!({ "cancelled": n }))),
     }
 }
@@ -64,86 +61,21 @@ pub async fn cancel_many(
     if filter.selects_nothing() {
         return Ok(Json(json!({ "cancelled": 0 })));
     }
-    if !filter.ids.is_empty() {
-        let n = cancel_ids(&state, &user.id, filter.ids).await?;
-        return Ok(Json(json!({ "cancelled": n })));
-    }
-    let mut total = 0;
-    loop {
-        let limit = if count_given {
-            paging.count
-        } else {
-            CANCEL_SLICE
-        };
-        let ids = state.engine.store().pending_ids(&user.id, &filter, limit)?;
-        if ids.is_empty() {
-            break;
-        }
-        let n = cancel_ids(&state, &user.id, ids).await?;
-        total += n;
+    let cancelled = if !filter.ids.is_empty() {
+        state.engine.cancel_messages(&user.id, &filter.ids).await?
+    } else {
         // With an explicit count, one slice; callers loop until 0 (spec §3.4).
-        if count_given || n == 0 {
-            break;
-        }
-    }
-    Ok(Json(json!({ "cancelled": total })))
-}
-
-/// The unit that cancels `message`: taken out of the store if still unfinished, with
-/// `CANCEL_REQUESTED` and `CANCELED` logged; a queue's message gives up its place and
-/// the queue moves on.
-pub(crate) fn cancel_unit(message: &Message, now: u64) -> Unit {
-    let user = &message.user;
-    let mut writes = vec![
-        Write::AppendLog(LogEntry::for_message(
-            message,
-            LogState::CancelRequested,
-            now,
-        )),
-        Write::AppendLog(LogEntry::for_message(message, LogState::Canceled, now)),
-    ];
-    if let Some(item) = &message.queue_item {
-        writes.push(Write::DeleteQueueItem {
-            user: user.clone(),
-            queue: item.queue.clone(),
-            position: item.position,
-        });
-        writes.push(Write::FillQueue {
-            user: user.clone(),
-            queue: item.queue.clone(),
-            now,
-        });
-    }
-    let guard = Guard::TakePendingMessage {
-        user: user.clone(),
-        id: message.id.clone(),
+        let slice = if count_given {
+            CancelSlice::AtMost(paging.count)
+        } else {
+            CancelSlice::All {
+                per_commit: CANCEL_SLICE,
+            }
+        };
+        state
+            .engine
+            .cancel_matching(&user.id, &filter, slice)
+            .await?
     };
-    Unit::guarded(guard, writes)
-}
-
-/// Cancels the given messages of `user`; returns how many were pending and are now
-/// cancelled. Each cancel writes `CANCEL_REQUESTED` and `CANCELED` in the same unit,
-/// guarded so that a message delivered or cancelled meanwhile is left alone.
-async fn cancel_ids(state: &AppState, user: &str, ids: Vec<String>) -> ApiResult<u64> {
-    let now = state.engine.clock().now();
-    let mut units = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(message) = state.engine.store().message(user, &id)? {
-            units.push(cancel_unit(&message, now));
-        }
-    }
-    let outcomes = state.engine.commit(units).await?;
-    let cancelled = outcomes
-        .iter()
-        .filter(|o| {
-            matches!(
-                o,
-                UnitOutcome::Applied(Applied {
-                    taken: Taken::Message(_),
-                    ..
-                })
-            )
-        })
-        .count();
-    Ok(cancelled as u64)
+    Ok(Json(json!({ "cancelled": cancelled })))
 }

@@ -5,51 +5,17 @@
 use axum::extract::{Request, State};
 use axum::Json;
 use depesha_core::ids;
-use depesha_core::url_group::{check_endpoint, EndpointSelector, UrlGroup};
-use depesha_store::{Unit, Write};
-use serde::{Deserialize, Serialize};
+use depesha_core::url_group::{check_endpoint, EndpointSelector};
+use depesha_engine::Missing;
+use depesha_store::GroupStore;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
 use crate::request::{parse_json, read_body, IdPath};
 use crate::state::AppState;
-
-/// The URLGroup object. Endpoints are exactly `{name?, url}` (an SDK test compares
-/// them structurally).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupView {
-    name: String,
-    created_at: u64,
-    updated_at: u64,
-    endpoints: Vec<EndpointView>,
-}
-
-#[derive(Debug, Serialize)]
-struct EndpointView {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    url: String,
-}
-
-impl GroupView {
-    fn of(g: UrlGroup) -> Self {
-        GroupView {
-            name: g.name,
-            created_at: g.created_at,
-            updated_at: g.updated_at,
-            endpoints: g
-                .endpoints
-                .into_iter()
-                .map(|e| EndpointView {
-                    name: e.name,
-                    url: e.url,
-                })
-                .collect(),
-        }
-    }
-}
+use crate::views::GroupView;
 
 #[derive(Debug, Deserialize)]
 struct EndpointsBody {
@@ -69,10 +35,6 @@ struct HeadersBody {
     headers: serde_json::Map<String, Value>,
 }
 
-fn not_found(name: &str) -> ApiError {
-    ApiError::not_found(format!("URL group \"{name}\" not found"))
-}
-
 fn check_name(name: &str) -> ApiResult<()> {
     if ids::is_valid_name(name) {
         Ok(())
@@ -84,7 +46,7 @@ fn check_name(name: &str) -> ApiResult<()> {
 }
 
 pub async fn list(State(state): State<AppState>, user: User) -> ApiResult<Json<Vec<GroupView>>> {
-    let groups = state.engine.store().groups(&user.id)?;
+    let groups = state.engine.reads().groups(&user.id)?;
     Ok(Json(groups.into_iter().map(GroupView::of).collect()))
 }
 
@@ -93,12 +55,10 @@ pub async fn get(
     user: User,
     IdPath(name): IdPath,
 ) -> ApiResult<Json<GroupView>> {
-    let group = state
-        .engine
-        .store()
-        .group(&user.id, &name)?
-        .ok_or_else(|| not_found(&name))?;
-    Ok(Json(GroupView::of(group)))
+    match state.engine.reads().group(&user.id, &name)? {
+        Some(group) => Ok(Json(GroupView::of(group))),
+        None => Err(Missing::UrlGroup(name).into()),
+    }
 }
 
 /// Deleting a group that does not exist answers 2xx (spec Appendix B). Messages
@@ -108,13 +68,7 @@ pub async fn delete(
     user: User,
     IdPath(name): IdPath,
 ) -> ApiResult<Json<Value>> {
-    state
-        .engine
-        .commit(vec![Unit::new(vec![Write::DeleteGroup {
-            user: user.id,
-            name,
-        }])])
-        .await?;
+    state.engine.delete_group(&user.id, &name).await?;
     Ok(Json(json!({})))
 }
 
@@ -148,16 +102,9 @@ pub async fn add_endpoints(
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let now = state.engine.clock().now();
-    let mut group = state
-        .engine
-        .store()
-        .group(&user.id, &name)?
-        .unwrap_or_else(|| UrlGroup::new(&user.id, &name, now));
-    group.upsert(endpoints, now);
     state
         .engine
-        .commit(vec![Unit::new(vec![Write::PutGroup(group)])])
+        .add_endpoints(&user.id, &name, endpoints)
         .await?;
     Ok(Json(json!({})))
 }
@@ -191,21 +138,10 @@ pub async fn remove_endpoints(
             }
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let mut group = state
+    state
         .engine
-        .store()
-        .group(&user.id, &name)?
-        .ok_or_else(|| not_found(&name))?;
-    group.remove(&selectors, state.engine.clock().now());
-    let write = if group.endpoints.is_empty() {
-        Write::DeleteGroup {
-            user: user.id,
-            name,
-        }
-    } else {
-        Write::PutGroup(group)
-    };
-    state.engine.commit(vec![Unit::new(vec![write])]).await?;
+        .remove_endpoints(&user.id, &name, &selectors)
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -246,16 +182,9 @@ pub async fn set_headers(
     }
     let now = state.engine.clock().now();
     depesha_core::publish::classify(&headers, &state.config.limits, now)?;
-    let mut group = state
-        .engine
-        .store()
-        .group(&user.id, &name)?
-        .ok_or_else(|| not_found(&name))?;
-    group.default_headers = headers;
-    group.updated_at = now;
     state
         .engine
-        .commit(vec![Unit::new(vec![Write::PutGroup(group)])])
+        .set_group_headers(&user.id, &name, headers)
         .await?;
     Ok(Json(json!({})))
 }

@@ -147,12 +147,12 @@ impl ServerBuilder {
         for tweak in self.tweaks {
             tweak(&mut config);
         }
-        let store = open_store(&dir).await;
+        let store = Arc::new(open_store(&dir).await);
         let clock: Arc<dyn Clock> = match &self.clock {
             Some(c) => c.clone(),
             None => Arc::new(SystemClock),
         };
-        let app = App::start(config, Arc::new(store), clock)
+        let app = App::start(config, store.clone(), clock)
             .await
             .expect("server starts");
         let state = app.state.clone();
@@ -167,6 +167,7 @@ impl ServerBuilder {
             base: format!("http://{addr}"),
             addr,
             state,
+            store,
             clock: self.clock,
             data_dir: dir,
             _tempdir: tempdir,
@@ -200,6 +201,9 @@ pub struct TestServer {
     pub base: String,
     pub addr: SocketAddr,
     pub state: AppState,
+    /// The store the server runs on, as the test opened it: to read it, and for a
+    /// test that must change it behind the engine's back.
+    pub store: Arc<EmbeddedStore>,
     pub clock: Option<Arc<ManualClock>>,
     pub data_dir: PathBuf,
     _tempdir: Option<TempDir>,
