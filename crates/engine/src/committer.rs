@@ -137,10 +137,9 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, closed: &AtomicBool) 
             }
             Err(e) => {
                 tracing::error!("commit of {units} units failed, nothing was applied: {e}");
+                let shared = Arc::new(e);
                 for reply in replies {
-                    let _ = reply.send(Err(EngineError::Store(StoreError::Io(
-                        e.to_string().into(),
-                    ))));
+                    let _ = reply.send(Err(EngineError::Store(StoreError::shared(&shared))));
                 }
             }
         }

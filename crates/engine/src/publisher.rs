@@ -19,15 +19,16 @@ use depesha_store::{Guard, Rejection, StoreError, Unit, UnitOutcome, Write};
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, Missing};
 
 /// Why a publish could not be planned.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error(transparent)]
     Input(#[from] InputError),
-    #[error("{0}")]
-    NotFound(String),
+    /// The destination names a URL group the user does not have.
+    #[error(transparent)]
+    NotFound(#[from] Missing),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -105,9 +106,7 @@ impl Engine {
                 let group = store
                     .group(request.user, name)?
                     .filter(|g| !g.endpoints.is_empty())
-                    .ok_or_else(|| {
-                        PlanError::NotFound(format!("URL group \"{name}\" not found"))
-                    })?;
+                    .ok_or_else(|| PlanError::NotFound(Missing::UrlGroup(name.clone())))?;
                 let targets = group
                     .endpoints
                     .iter()

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use depesha_core::InputError;
-use depesha_engine::{EngineError, Missing};
+use depesha_engine::{EngineError, Missing, PlanError};
 use depesha_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +107,16 @@ impl From<EngineError> for ApiError {
                 ApiError::Unavailable("the server is shutting down".into())
             }
             EngineError::NotFound(missing) => missing.into(),
+        }
+    }
+}
+
+impl From<PlanError> for ApiError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Input(e) => e.into(),
+            PlanError::NotFound(missing) => missing.into(),
+            PlanError::Store(e) => e.into(),
         }
     }
 }

@@ -1,21 +1,11 @@
-//! The server's side of accepting messages: planning errors as API errors, and the
-//! answer shapes of publish and batch (spec §3.1, §3.3).
+//! The server's side of accepting messages: the publish policy, and the answer
+//! shapes of publish and batch (spec §3.1, §3.3).
 
-use depesha_engine::{Accepted, PlanError, PublishPolicy};
+use depesha_engine::{Accepted, PublishPolicy};
 use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-
-impl From<PlanError> for ApiError {
-    fn from(e: PlanError) -> Self {
-        match e {
-            PlanError::Input(e) => e.into(),
-            PlanError::NotFound(m) => ApiError::NotFound(m),
-            PlanError::Store(e) => e.into(),
-        }
-    }
-}
 
 impl AppState {
     /// The bounds every publish is checked against.

@@ -4,6 +4,7 @@
 
 use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -33,6 +34,37 @@ impl StoreError {
     /// Stored data that does not decode, because of `source`.
     pub fn corrupt(what: impl Into<String>, source: impl Error + Send + Sync + 'static) -> Self {
         StoreError::Corrupt(Cause::new(what).because(source))
+    }
+
+    /// The same error for one of several callers that share it (every request of a
+    /// failed group commit): the same kind, so the same status, the same text, and
+    /// the original as its source.
+    pub fn shared(original: &Arc<StoreError>) -> Self {
+        let cause = || Cause::of(Shared(original.clone()));
+        match original.as_ref() {
+            StoreError::Io(_) => StoreError::Io(cause()),
+            StoreError::Corrupt(_) => StoreError::Corrupt(cause()),
+            StoreError::InvalidCursor(cursor) => StoreError::InvalidCursor(cursor.clone()),
+        }
+    }
+}
+
+/// A shared original error, shown as its cause's text (its kind is the new error's).
+#[derive(Debug)]
+struct Shared(Arc<StoreError>);
+
+impl fmt::Display for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_ref() {
+            StoreError::Io(cause) | StoreError::Corrupt(cause) => write!(f, "{cause}"),
+            StoreError::InvalidCursor(cursor) => f.write_str(cursor),
+        }
+    }
+}
+
+impl Error for Shared {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(self.0.as_ref())
     }
 }
 
@@ -161,5 +193,24 @@ mod tests {
             Cause::of(disk).within("depesha.redb").to_string(),
             "depesha.redb: gone"
         );
+    }
+
+    #[test]
+    fn a_shared_error_keeps_its_kind_text_and_source() {
+        let disk = std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device");
+        let original = Arc::new(StoreError::io("writing depesha.journal", disk));
+        let copy = StoreError::shared(&original);
+        assert!(matches!(copy, StoreError::Io(_)));
+        assert_eq!(copy.to_string(), original.to_string());
+        let root = std::iter::successors(copy.source(), |e| (*e).source())
+            .last()
+            .expect("a source");
+        assert_eq!(root.to_string(), "No space left on device");
+
+        let broken = Arc::new(StoreError::corrupt("decoding a message", std::fmt::Error));
+        assert!(matches!(
+            StoreError::shared(&broken),
+            StoreError::Corrupt(_)
+        ));
     }
 }
