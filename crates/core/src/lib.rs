@@ -36,6 +36,7 @@ pub mod message;
 pub mod publish;
 pub mod queue;
 pub mod redact;
+pub mod refs;
 pub mod retry_after;
 pub mod retry_delay;
 pub mod retry_policy;

@@ -34,6 +34,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use depesha_core::refs::MessageRef;
 use depesha_core::UnixMillis;
 use depesha_store::DueKey;
 use tokio::sync::mpsc;
@@ -105,11 +106,7 @@ impl Watermark {
         match self {
             Watermark::Start => None,
             // Users are never empty, so this sorts after every key of millisecond `t`.
-            Watermark::Through(t) => Some(DueKey {
-                due: t.saturating_add(1),
-                user: String::new(),
-                id: String::new(),
-            }),
+            Watermark::Through(t) => Some(DueKey::new(t.saturating_add(1), "", "")),
             Watermark::At(k) => Some(k.clone()),
         }
     }
@@ -119,9 +116,9 @@ pub(crate) struct Dispatcher {
     inner: Arc<Inner>,
     events: mpsc::UnboundedReceiver<Event>,
     heap: BinaryHeap<Reverse<DueKey>>,
-    tracked: HashSet<(String, String)>,
+    tracked: HashSet<MessageRef>,
     /// The newest key seen for a message while it was already tracked.
-    moved: HashMap<(String, String), DueKey>,
+    moved: HashMap<MessageRef, DueKey>,
     watermark: Watermark,
     in_flight: usize,
     /// Keys held back by a lane with no free slot, in the order they were refused.
@@ -129,7 +126,7 @@ pub(crate) struct Dispatcher {
     /// Keys in `parked`, over all lanes.
     parked_total: usize,
     /// Keys taken out of `parked` whose delivery has not ended yet, and their lane.
-    unparked: HashMap<(String, String), Lane>,
+    unparked: HashMap<MessageRef, Lane>,
     /// How many of those each lane has.
     outstanding: HashMap<Lane, usize>,
     /// The deliveries (and deferrals) under way; aborted and waited for on a stop.
@@ -234,7 +231,7 @@ impl Dispatcher {
             Event::Finished { key, next } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 self.resolve(&key);
-                let message = (key.user, key.id);
+                let message = key.message;
                 self.tracked.remove(&message);
                 let moved = self.moved.remove(&message);
                 if let Some(next) = next {
@@ -309,8 +306,7 @@ impl Dispatcher {
         parked.progress_at = now;
         if let Some(key) = parked.keys.pop_front() {
             self.parked_total -= 1;
-            self.unparked
-                .insert((key.user.clone(), key.id.clone()), lane.clone());
+            self.unparked.insert(key.message.clone(), lane.clone());
             *self.outstanding.entry(lane.clone()).or_insert(0) += 1;
             self.heap.push(Reverse(key));
         }
@@ -326,7 +322,7 @@ impl Dispatcher {
     /// cancelled, rescheduled, or held back by its other lane) gives back no slot
     /// either, so no "freed" event would ever wake the lane's next key.
     fn resolve(&mut self, key: &DueKey) {
-        let Some(lane) = self.unparked.remove(&(key.user.clone(), key.id.clone())) else {
+        let Some(lane) = self.unparked.remove(&key.message) else {
             return;
         };
         let left = match self.outstanding.get_mut(&lane) {
@@ -369,11 +365,10 @@ impl Dispatcher {
     /// Puts a key of the loaded window in the heap, or notes it in `moved` when its
     /// message is already in memory.
     fn track(&mut self, key: DueKey) {
-        let message = (key.user.clone(), key.id.clone());
-        if self.tracked.contains(&message) {
-            self.moved.insert(message, key);
+        if self.tracked.contains(&key.message) {
+            self.moved.insert(key.message.clone(), key);
         } else {
-            self.tracked.insert(message);
+            self.tracked.insert(key.message.clone());
             self.heap.push(Reverse(key));
         }
     }
@@ -497,14 +492,14 @@ mod tests {
     async fn hold_and_release(engine: &Engine, key: &DueKey, at: UnixMillis) -> DueKey {
         let mut message = engine
             .store()
-            .message(&key.user, &key.id)
+            .message(key.message.user.as_str(), key.message.id.as_str())
             .expect("read")
             .expect("stored");
         message.state = MessageState::Waiting;
         let hold = Unit::new(vec![Write::PutMessage(message)]);
         engine.commit(vec![hold]).await.expect("hold");
         let release = Unit::new(vec![Write::ReleaseWaiting {
-            user: key.user.clone(),
+            user: key.message.user.to_string(),
             key: "k".into(),
             count: 1,
             now: at,

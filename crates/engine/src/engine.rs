@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use depesha_core::flow_key::FlowKey;
 use depesha_core::keys::SigningKeys;
 use depesha_core::queue::QueuePosition;
+use depesha_core::refs::MessageRef;
 use depesha_store::{Store, StoreReads, Taken, Unit, UnitOutcome, Write};
 use tokio::sync::{mpsc, Notify, Semaphore};
 
@@ -296,7 +297,8 @@ impl Inner {
             if let UnitOutcome::Applied(applied) = outcome {
                 // Before the caller hears of the cancel (see `crate::prepared`).
                 if let Taken::Message(message) = &applied.taken {
-                    self.prepared.withdraw(&message.user, &message.id);
+                    self.prepared
+                        .withdraw(&MessageRef::new(message.user.as_str(), message.id.as_str()));
                 }
                 for key in &applied.became_due {
                     self.announce(Event::Pending(key.clone()));
@@ -367,8 +369,8 @@ async fn resume_waiting(inner: Arc<Inner>) {
             return;
         }
     };
-    for (user, key) in keys {
-        crate::worker::release_waiting(&inner, &user, &key).await;
+    for waiting in keys {
+        crate::worker::release_waiting(&inner, waiting.user.as_str(), &waiting.key).await;
     }
 }
 

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use depesha_core::flow_key::FlowKey;
+use depesha_core::refs::FlowKeyRef;
 use depesha_core::UnixMillis;
 
 /// At most this many waiting messages are released by one commit.
@@ -99,7 +100,7 @@ pub struct FlowCounters {
 /// The gate of every flow-control key of every user.
 #[derive(Default)]
 pub(crate) struct FlowGate {
-    keys: Mutex<HashMap<(String, String), KeyState>>,
+    keys: Mutex<HashMap<FlowKeyRef, KeyState>>,
 }
 
 impl FlowGate {
@@ -114,7 +115,7 @@ impl FlowGate {
     ) -> Admission {
         let mut keys = self.lock();
         let state = keys
-            .entry((user.to_string(), key.to_string()))
+            .entry(FlowKeyRef::new(user, key))
             .or_insert_with(|| KeyState::new(limits(), now));
         state.roll(now);
         if state.room() == 0 {
@@ -135,7 +136,7 @@ impl FlowGate {
 
     /// An attempt that was let through is over.
     pub(crate) fn finish(&self, user: &str, key: &str) {
-        if let Some(state) = self.lock().get_mut(&(user.to_string(), key.to_string())) {
+        if let Some(state) = self.lock().get_mut(&FlowKeyRef::new(user, key)) {
             state.in_flight = state.in_flight.saturating_sub(1);
         }
     }
@@ -149,7 +150,7 @@ impl FlowGate {
         until: Option<UnixMillis>,
     ) -> Option<UnixMillis> {
         let mut keys = self.lock();
-        let state = keys.get_mut(&(user.to_string(), key.to_string()))?;
+        let state = keys.get_mut(&FlowKeyRef::new(user, key))?;
         match (until, state.wake_at) {
             (Some(t), Some(w)) if w <= t => None,
             (Some(t), _) => {
@@ -172,7 +173,7 @@ impl FlowGate {
     ) -> u64 {
         let mut keys = self.lock();
         let state = keys
-            .entry((user.to_string(), key.to_string()))
+            .entry(FlowKeyRef::new(user, key))
             .or_insert_with(|| KeyState::new(limits(), now));
         state.roll(now);
         if state.wake_at.is_some_and(|w| w <= now) {
@@ -192,7 +193,7 @@ impl FlowGate {
         released: u64,
     ) -> Option<UnixMillis> {
         let mut keys = self.lock();
-        let state = keys.get_mut(&(user.to_string(), key.to_string()))?;
+        let state = keys.get_mut(&FlowKeyRef::new(user, key))?;
         let rate_left = state
             .limits
             .rate
@@ -209,7 +210,7 @@ impl FlowGate {
     /// New stored limits (a publish brought new values, or pin/unpin/pause/resume).
     pub(crate) fn set_limits(&self, limits: FlowKey, now: UnixMillis) {
         let mut keys = self.lock();
-        let id = (limits.user.clone(), limits.key.clone());
+        let id = FlowKeyRef::new(limits.user.as_str(), limits.key.as_str());
         match keys.get_mut(&id) {
             Some(state) => state.limits = limits,
             None => {
@@ -220,7 +221,7 @@ impl FlowGate {
 
     /// `resetRate` (and pinning): a new rate period starts now.
     pub(crate) fn reset_rate(&self, user: &str, key: &str, now: UnixMillis) {
-        if let Some(state) = self.lock().get_mut(&(user.to_string(), key.to_string())) {
+        if let Some(state) = self.lock().get_mut(&FlowKeyRef::new(user, key)) {
             state.period_start = now;
             state.started_in_period = 0;
         }
@@ -228,7 +229,7 @@ impl FlowGate {
 
     pub(crate) fn counters(&self, user: &str, key: &str, now: UnixMillis) -> FlowCounters {
         let mut keys = self.lock();
-        match keys.get_mut(&(user.to_string(), key.to_string())) {
+        match keys.get_mut(&FlowKeyRef::new(user, key)) {
             Some(state) => {
                 state.roll(now);
                 FlowCounters {
@@ -244,7 +245,7 @@ impl FlowGate {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), KeyState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FlowKeyRef, KeyState>> {
         // A panic while holding the lock leaves plain counters behind; keep going.
         self.keys
             .lock()

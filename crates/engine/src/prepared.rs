@@ -17,25 +17,25 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-type Key = (String, String);
+use depesha_core::refs::MessageRef;
 
-/// The deliveries waiting for their due time, by `(user, message id)`.
+/// The deliveries waiting for their due time, by message.
 #[derive(Default)]
 pub(crate) struct PreparedDeliveries {
-    waiting: Arc<Mutex<HashMap<Key, Arc<AtomicBool>>>>,
+    waiting: Arc<Mutex<HashMap<MessageRef, Arc<AtomicBool>>>>,
 }
 
 /// A waiting delivery's registration; dropping it unregisters.
 pub(crate) struct Ticket {
-    key: Key,
+    key: MessageRef,
     withdrawn: Arc<AtomicBool>,
-    waiting: Arc<Mutex<HashMap<Key, Arc<AtomicBool>>>>,
+    waiting: Arc<Mutex<HashMap<MessageRef, Arc<AtomicBool>>>>,
 }
 
 impl PreparedDeliveries {
-    /// Registers the delivery of `user`'s message `id`, before it is read.
-    pub(crate) fn register(&self, user: &str, id: &str) -> Ticket {
-        let key = (user.to_string(), id.to_string());
+    /// Registers the delivery of a message, before it is read.
+    pub(crate) fn register(&self, message: &MessageRef) -> Ticket {
+        let key = message.clone();
         let withdrawn = Arc::new(AtomicBool::new(false));
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.insert(key.clone(), withdrawn.clone());
@@ -49,9 +49,9 @@ impl PreparedDeliveries {
 
     /// The message was taken out of the store (cancelled): its waiting delivery, if
     /// any, must not be sent.
-    pub(crate) fn withdraw(&self, user: &str, id: &str) {
+    pub(crate) fn withdraw(&self, message: &MessageRef) {
         if let Ok(waiting) = self.waiting.lock() {
-            if let Some(flag) = waiting.get(&(user.to_string(), id.to_string())) {
+            if let Some(flag) = waiting.get(message) {
                 flag.store(true, Ordering::SeqCst);
             }
         }
@@ -89,12 +89,16 @@ impl Drop for Ticket {
 mod tests {
     use super::*;
 
+    fn message(id: &str) -> MessageRef {
+        MessageRef::new("u", id)
+    }
+
     #[test]
     fn a_withdrawn_message_is_seen_by_its_ticket_and_only_by_it() {
         let prepared = PreparedDeliveries::default();
-        let a = prepared.register("u", "msg_a");
-        let b = prepared.register("u", "msg_b");
-        prepared.withdraw("u", "msg_a");
+        let a = prepared.register(&message("msg_a"));
+        let b = prepared.register(&message("msg_b"));
+        prepared.withdraw(&message("msg_a"));
         assert!(a.withdrawn());
         assert!(!b.withdrawn());
     }
@@ -102,19 +106,19 @@ mod tests {
     #[test]
     fn withdrawing_a_message_nobody_waits_for_changes_nothing() {
         let prepared = PreparedDeliveries::default();
-        prepared.withdraw("u", "msg_a");
-        let a = prepared.register("u", "msg_a");
+        prepared.withdraw(&message("msg_a"));
+        let a = prepared.register(&message("msg_a"));
         assert!(!a.withdrawn(), "a withdrawal does not outlive its moment");
     }
 
     #[test]
     fn a_dropped_ticket_unregisters_without_removing_a_newer_one() {
         let prepared = PreparedDeliveries::default();
-        let old = prepared.register("u", "msg_a");
-        let new = prepared.register("u", "msg_a");
+        let old = prepared.register(&message("msg_a"));
+        let new = prepared.register(&message("msg_a"));
         drop(old);
         assert_eq!(prepared.len(), 1);
-        prepared.withdraw("u", "msg_a");
+        prepared.withdraw(&message("msg_a"));
         assert!(new.withdrawn());
         drop(new);
         assert_eq!(prepared.len(), 0);

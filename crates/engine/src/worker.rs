@@ -40,8 +40,7 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
     let later = |due| {
         Ended::Next(Some(DueKey {
             due,
-            user: key.user.clone(),
-            id: key.id.clone(),
+            message: key.message.clone(),
         }))
     };
     if key.due > inner.clock.now() {
@@ -94,8 +93,9 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
     }
     let ended = send(inner, message, request, share, later).await;
     if let Some(flow_key) = flow_key {
-        inner.flow.finish(&key.user, &flow_key);
-        release_waiting(inner, &key.user, &flow_key).await;
+        let user = key.message.user.as_str();
+        inner.flow.finish(user, &flow_key);
+        release_waiting(inner, user, &flow_key).await;
     }
     ended
 }
@@ -137,11 +137,7 @@ pub(crate) async fn defer(inner: &Arc<Inner>, key: &DueKey, until: u64) -> Optio
         retried: message.retried,
     };
     message.due = until.max(message.due);
-    let next = DueKey {
-        due: message.due,
-        user: message.user.clone(),
-        id: message.id.clone(),
-    };
+    let next = DueKey::new(message.due, message.user.as_str(), message.id.as_str());
     match inner
         .commit(vec![Unit::guarded(guard, vec![Write::PutMessage(message)])])
         .await
@@ -151,7 +147,7 @@ pub(crate) async fn defer(inner: &Arc<Inner>, key: &DueKey, until: u64) -> Optio
             _ => None, // cancelled or attempted meanwhile: whoever changed it owns it
         },
         Err(e) => {
-            tracing::error!(message = %key.id, "could not defer a held-back message (will retry): {e}");
+            tracing::error!(message = %key.message.id, "could not defer a held-back message (will retry): {e}");
             Some(DueKey {
                 due: inner.clock.now() + STORE_RETRY_MS,
                 ..key.clone()
@@ -162,11 +158,14 @@ pub(crate) async fn defer(inner: &Arc<Inner>, key: &DueKey, until: u64) -> Optio
 
 /// The pending message at `key`; `None` when it is not pending any more.
 fn load(inner: &Inner, key: &DueKey) -> Result<Option<Message>, ()> {
-    match inner.store.message(&key.user, &key.id) {
+    match inner
+        .store
+        .message(key.message.user.as_str(), key.message.id.as_str())
+    {
         Ok(Some(m)) if m.state == MessageState::Pending => Ok(Some(m)),
         Ok(_) => Ok(None),
         Err(e) => {
-            tracing::error!(message = %key.id, "could not load a due message (will retry): {e}");
+            tracing::error!(message = %key.message.id, "could not load a due message (will retry): {e}");
             Err(())
         }
     }
@@ -191,7 +190,7 @@ enum Early {
 /// a queue's pause or a key's limits are decided on what the store says then.
 async fn before_due(inner: &Arc<Inner>, key: &DueKey, later: impl Fn(u64) -> Ended) -> Early {
     // Registered before the read, so that a cancel cannot slip between the two.
-    let ticket = inner.prepared.register(&key.user, &key.id);
+    let ticket = inner.prepared.register(&key.message);
     let message = match load(inner, key) {
         Ok(Some(m)) => m,
         Ok(None) => return Early::Finished(Ended::Next(None)),
@@ -339,11 +338,11 @@ async fn hold(inner: &Inner, mut message: Message, state: MessageState) -> Optio
         id: message.id.clone(),
         retried: message.retried,
     };
-    let key = DueKey {
-        due: inner.clock.now() + STORE_RETRY_MS,
-        user: message.user.clone(),
-        id: message.id.clone(),
-    };
+    let key = DueKey::new(
+        inner.clock.now() + STORE_RETRY_MS,
+        message.user.as_str(),
+        message.id.as_str(),
+    );
     message.state = state;
     match inner
         .commit(vec![Unit::guarded(guard, vec![Write::PutMessage(message)])])
@@ -351,7 +350,7 @@ async fn hold(inner: &Inner, mut message: Message, state: MessageState) -> Optio
     {
         Ok(_) => None,
         Err(e) => {
-            tracing::error!(message = %key.id, "could not hold a message back (will retry): {e}");
+            tracing::error!(message = %key.message.id, "could not hold a message back (will retry): {e}");
             Some(key)
         }
     }

@@ -23,6 +23,7 @@ use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::Message;
 use depesha_core::queue::{Queue, QueuePosition};
+use depesha_core::refs::{FlowKeyRef, MessageId, MessageRef, QueueRef, UserId};
 use depesha_core::schedule::Schedule;
 use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
@@ -32,8 +33,16 @@ use depesha_core::UnixMillis;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DueKey {
     pub due: UnixMillis,
-    pub user: String,
-    pub id: String,
+    pub message: MessageRef,
+}
+
+impl DueKey {
+    pub fn new(due: UnixMillis, user: impl Into<UserId>, id: impl Into<MessageId>) -> Self {
+        DueKey {
+            due,
+            message: MessageRef::new(user, id),
+        }
+    }
 }
 
 /// One page of a listing, with the cursor of the next page (`None` on the last).
@@ -112,7 +121,7 @@ pub trait QueueStore {
     /// All of `user`'s queues, by name.
     fn queues(&self, user: &str) -> StoreResult<Vec<Queue>>;
     /// Every queue of every user that has items (to let them through at start).
-    fn queues_with_items(&self) -> StoreResult<Vec<(String, String)>>;
+    fn queues_with_items(&self) -> StoreResult<Vec<QueueRef>>;
     /// Number of unfinished items of a queue (its `lag`).
     fn queue_lag(&self, user: &str, name: &str) -> StoreResult<u64>;
     /// The first `limit` items of a queue, in order: position and holder id.
@@ -132,8 +141,8 @@ pub trait FlowKeyStore {
     /// Number of messages in the key's wait-list, counting no further than `limit`
     /// (the engine only needs to know whether more wait than may start).
     fn waiting_count(&self, user: &str, key: &str, limit: u64) -> StoreResult<u64>;
-    /// Every (user, key) with a non-empty wait-list (to resume them at start).
-    fn keys_with_waiting(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Every key with a non-empty wait-list (to resume them at start).
+    fn keys_with_waiting(&self) -> StoreResult<Vec<FlowKeyRef>>;
 }
 
 /// Schedules.

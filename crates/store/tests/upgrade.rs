@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use depesha_core::filter::{Filter, Order};
 use depesha_core::log::LogState;
 use depesha_core::message::{Message, MessageState};
+use depesha_core::refs::QueueRef;
 use depesha_store::embedded::{EmbeddedStore, FORMAT_VERSION};
 use depesha_store::{
     DlqStore, FlowKeyStore, GroupStore, KeyStore, LogStore, MessageStore, QueueStore,
@@ -135,7 +136,7 @@ fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
     }
     assert_eq!(
         store.queues_with_items().expect("queues"),
-        [(DEFAULT_USER.to_string(), "paused-q".to_string())]
+        [QueueRef::new(DEFAULT_USER, "paused-q")]
     );
 
     // The paused flow-control key and its wait-list.

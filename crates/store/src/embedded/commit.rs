@@ -18,6 +18,7 @@ use depesha_core::dlq::DlqEntry;
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::{Message, MessageState};
+use depesha_core::UnixMillis;
 use redb::{
     Database, Durability, Key, ReadableDatabase, ReadableTable, Table, TableDefinition, Value,
     WriteTransaction,
@@ -501,8 +502,7 @@ impl<'t> Tx<'t> {
             let due = table(&mut self.due, self.txn, t::DUE)?;
             if let Some(at) = old_due {
                 due.remove(due_key(at, user, id).as_slice()).map_err(io)?;
-                self.became_due
-                    .retain(|k| !(k.due == at && k.user == user && k.id == id));
+                self.became_due.retain(|k| !is_due_key(k, at, user, id));
             }
             if let Some(at) = new_due {
                 due.insert(due_key(at, user, id).as_slice(), ())
@@ -510,16 +510,9 @@ impl<'t> Tx<'t> {
             }
         }
         if let Some(at) = new_due {
-            let noted = self
-                .became_due
-                .iter()
-                .any(|k| k.due == at && k.user == user && k.id == id);
+            let noted = self.became_due.iter().any(|k| is_due_key(k, at, user, id));
             if !noted {
-                self.became_due.push(DueKey {
-                    due: at,
-                    user: user.to_string(),
-                    id: id.to_string(),
-                });
+                self.became_due.push(DueKey::new(at, user, id));
             }
         }
         let old_wait = old.and_then(Placement::wait);
@@ -618,4 +611,9 @@ impl<'t> Tx<'t> {
         meta.insert(t::META_JOURNAL_LSN, lsn).map_err(io)?;
         Ok(())
     }
+}
+
+/// Whether `key` is message `id` of `user` at `due` (without building a key to compare).
+fn is_due_key(key: &DueKey, due: UnixMillis, user: &str, id: &str) -> bool {
+    key.due == due && key.message.user == user && key.message.id == id
 }

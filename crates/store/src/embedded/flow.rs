@@ -7,6 +7,7 @@
 //! records (`records.rs`).
 
 use depesha_core::message::MessageState;
+use depesha_core::refs::FlowKeyRef;
 use depesha_core::UnixMillis;
 use redb::{Database, ReadableTable};
 
@@ -23,8 +24,8 @@ pub(super) fn waiting_count(db: &Database, user: &str, key: &str, limit: u64) ->
     count_range(&read(db, t::FLOW_WAIT)?, prefix_range(scope), limit)
 }
 
-pub(super) fn keys_with_waiting(db: &Database) -> StoreResult<Vec<(String, String)>> {
-    scopes(&read(db, t::FLOW_WAIT)?)
+pub(super) fn keys_with_waiting(db: &Database) -> StoreResult<Vec<FlowKeyRef>> {
+    scopes(&read(db, t::FLOW_WAIT)?, FlowKeyRef::new)
 }
 
 impl Tx<'_> {
@@ -53,11 +54,11 @@ impl Tx<'_> {
             }
         }
         for entry in heads {
-            let (owner, id) = flow_wait_entry_of(&entry)?;
+            let waiting = flow_wait_entry_of(&entry)?;
             let message = {
                 let messages = table(&mut self.messages, self.txn, t::MESSAGES)?;
                 let value = messages
-                    .get(message_key(&owner, &id).as_slice())
+                    .get(message_key(waiting.user.as_str(), waiting.id.as_str()).as_slice())
                     .map_err(io)?;
                 value.map(|v| decode_message(v.value())).transpose()?
             };
@@ -73,7 +74,7 @@ impl Tx<'_> {
                 // An entry that no waiting message accounts for (never written by this
                 // store, but it would block the list forever): drop it.
                 _ => {
-                    tracing::warn!(user = %owner, message = %id, "dropping a wait-list entry without a waiting message");
+                    tracing::warn!(user = %waiting.user, message = %waiting.id, "dropping a wait-list entry without a waiting message");
                     table(&mut self.flow_wait, self.txn, t::FLOW_WAIT)?
                         .remove(entry.as_slice())
                         .map_err(io)?;

@@ -7,6 +7,7 @@
 
 use depesha_core::message::{Message, MessageState};
 use depesha_core::queue::QueuePosition;
+use depesha_core::refs::QueueRef;
 use depesha_core::UnixMillis;
 use redb::{Database, ReadableTable};
 
@@ -48,8 +49,8 @@ pub(super) fn queue_items(
     Ok(found)
 }
 
-pub(super) fn queues_with_items(db: &Database) -> StoreResult<Vec<(String, String)>> {
-    scopes(&read(db, t::QUEUE_ITEMS)?)
+pub(super) fn queues_with_items(db: &Database) -> StoreResult<Vec<QueueRef>> {
+    scopes(&read(db, t::QUEUE_ITEMS)?, QueueRef::new)
 }
 
 fn holder_of(value: &[u8]) -> StoreResult<String> {

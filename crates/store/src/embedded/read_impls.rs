@@ -9,6 +9,7 @@ use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::Message;
 use depesha_core::queue::{Queue, QueuePosition};
+use depesha_core::refs::{FlowKeyRef, QueueRef};
 use depesha_core::schedule::Schedule;
 use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
@@ -101,7 +102,7 @@ impl QueueStore for EmbeddedStore {
         self.with(true, |db| records::records(db, tables::QUEUES, user))
     }
 
-    fn queues_with_items(&self) -> StoreResult<Vec<(String, String)>> {
+    fn queues_with_items(&self) -> StoreResult<Vec<QueueRef>> {
         self.with(true, queues::queues_with_items)
     }
 
@@ -132,7 +133,7 @@ impl FlowKeyStore for EmbeddedStore {
         self.with(true, |db| flow::waiting_count(db, user, key, limit))
     }
 
-    fn keys_with_waiting(&self) -> StoreResult<Vec<(String, String)>> {
+    fn keys_with_waiting(&self) -> StoreResult<Vec<FlowKeyRef>> {
         self.with(true, flow::keys_with_waiting)
     }
 }

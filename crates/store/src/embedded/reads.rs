@@ -52,7 +52,7 @@ pub(super) fn due(
     until: UnixMillis,
     limit: usize,
 ) -> StoreResult<Vec<DueKey>> {
-    let lower = after.map(|a| due_key(a.due, &a.user, &a.id));
+    let lower = after.map(|a| due_key(a.due, a.message.user.as_str(), a.message.id.as_str()));
     let upper = time_upper_bound(until);
     if let (Some(lower), Some(upper)) = (&lower, &upper) {
         if lower.as_slice() >= upper.as_slice() {
@@ -240,11 +240,13 @@ pub(super) fn count_range<V: Value + 'static>(
     Ok(count)
 }
 
-/// Every distinct `(user, name)` of a table keyed `user \0 name \0 ...`, in key order.
-/// One seek per pair: after finding a pair, the scan jumps past all its keys.
-pub(super) fn scopes<V: Value + 'static>(
+/// Every distinct `(user, name)` of a table keyed `user \0 name \0 ...`, in key order,
+/// each made into what the table's names name by `named`. One seek per pair: after
+/// finding a pair, the scan jumps past all its keys.
+pub(super) fn scopes<V: Value + 'static, T>(
     table: &ReadOnlyTable<Bytes, V>,
-) -> StoreResult<Vec<(String, String)>> {
+    named: impl Fn(String, String) -> T,
+) -> StoreResult<Vec<T>> {
     let mut found = Vec::new();
     let mut from = Vec::new();
     loop {
@@ -259,7 +261,7 @@ pub(super) fn scopes<V: Value + 'static>(
             return Ok(found);
         };
         let (user, name, len) = split_scope(&first)?;
-        found.push((user, name));
+        found.push(named(user, name));
         from = prefix_range(first[..len].to_vec()).1;
     }
 }

@@ -15,7 +15,7 @@ use redb::{Database, ReadableTable};
 use super::codec::{decode, encode, io};
 use super::commit::{table, Tx};
 use super::reads::read;
-use super::tables::{self as t, due_key, parse_due_key, time_upper_bound, user_key, KeyBounds};
+use super::tables::{self as t, due_key, parse_timed_key, time_upper_bound, user_key, KeyBounds};
 use crate::StoreResult;
 
 pub(super) fn due_schedules(
@@ -34,8 +34,7 @@ pub(super) fn due_schedules(
     let mut due = Vec::with_capacity(limit.min(1024));
     for item in index.range::<&[u8]>(bounds).map_err(io)?.take(limit) {
         let (key, _) = item.map_err(io)?;
-        let key = parse_due_key(key.value())?;
-        due.push((key.due, key.user, key.id));
+        due.push(parse_timed_key(key.value())?);
     }
     Ok(due)
 }

@@ -19,6 +19,8 @@ use depesha_core::queue::QueuePosition;
 use depesha_core::UnixMillis;
 use redb::TableDefinition;
 
+use depesha_core::refs::MessageRef;
+
 use crate::{DueKey, StoreError, StoreResult};
 
 /// `user \0 id` → message (see `codec::encode_message` for the value layout).
@@ -156,13 +158,15 @@ pub(super) fn due_key(due: UnixMillis, user: &str, id: &str) -> Vec<u8> {
 }
 
 pub(super) fn parse_due_key(key: &[u8]) -> StoreResult<DueKey> {
-    let (due, rest) = split_time(key)?;
+    let (due, user, id) = parse_timed_key(key)?;
+    Ok(DueKey::new(due, user, id))
+}
+
+/// `(time, user, id)` of a key laid out like [`due_key`] (`DUE`, `SCHEDULE_DUE`).
+pub(super) fn parse_timed_key(key: &[u8]) -> StoreResult<(UnixMillis, String, String)> {
+    let (time, rest) = split_time(key)?;
     let user = user_of(rest)?;
-    Ok(DueKey {
-        due,
-        user: utf8(user, key)?,
-        id: utf8(&rest[user.len() + 1..], key)?,
-    })
+    Ok((time, utf8(user, key)?, utf8(&rest[user.len() + 1..], key)?))
 }
 
 /// `at BE ++ inner`: the key of an expiry index, pointing at `inner` in the main table.
@@ -262,11 +266,11 @@ pub(super) fn flow_wait_key(scope: &[u8], due: UnixMillis, id: &str) -> Vec<u8> 
     key
 }
 
-/// `(user, message id)` of a `FLOW_WAIT` key.
-pub(super) fn flow_wait_entry_of(key: &[u8]) -> StoreResult<(String, String)> {
+/// The message a `FLOW_WAIT` key lists.
+pub(super) fn flow_wait_entry_of(key: &[u8]) -> StoreResult<MessageRef> {
     let (user, _, len) = split_scope(key)?;
     let (_, id) = split_time(&key[len..])?;
-    Ok((user, utf8(id, key)?))
+    Ok(MessageRef::new(user, utf8(id, key)?))
 }
 
 /// `user \0 dedup-key`.
@@ -292,14 +296,7 @@ mod tests {
         let b = due_key(6, "amy", "m0");
         assert!(a < b);
         let parsed = parse_due_key(&a).expect("valid key");
-        assert_eq!(
-            parsed,
-            DueKey {
-                due: 5,
-                user: "zed".into(),
-                id: "m1".into()
-            }
-        );
+        assert_eq!(parsed, DueKey::new(5, "zed", "m1"));
     }
 
     #[test]
@@ -337,7 +334,7 @@ mod tests {
         let wait = flow_wait_key(&scope("u", "k").expect("no NUL"), 9, "m\0x");
         assert_eq!(
             flow_wait_entry_of(&wait).expect("valid"),
-            ("u".into(), "m\0x".into())
+            MessageRef::new("u", "m\0x")
         );
         assert_eq!(scope("u", "a\0b"), None);
         assert!(matches!(

@@ -15,7 +15,7 @@ pub const B: &str = "anne";
 
 pub fn keys(due: &[DueKey]) -> Vec<(u64, &str, &str)> {
     due.iter()
-        .map(|k| (k.due, k.user.as_str(), k.id.as_str()))
+        .map(|k| (k.due, k.message.user.as_str(), k.message.id.as_str()))
         .collect()
 }
 
@@ -24,11 +24,7 @@ pub fn no_filter() -> Filter {
 }
 
 pub fn due_key(due: u64, user: &str, id: &str) -> DueKey {
-    DueKey {
-        due,
-        user: user.into(),
-        id: id.into(),
-    }
+    DueKey::new(due, user, id)
 }
 
 /// Applied, having made nothing due.

@@ -48,11 +48,7 @@ pub fn due_orders_by_time_user_id_and_pages_after(store: &impl Store) {
         vec![(10, A, "m9")]
     );
     assert_eq!(store.due(None, 9, 100).expect("due"), Vec::new());
-    let beyond = DueKey {
-        due: 500,
-        user: A.into(),
-        id: "x".into(),
-    };
+    let beyond = DueKey::new(500, A, "x");
     assert_eq!(store.due(Some(&beyond), 30, 100).expect("due"), Vec::new());
     assert_eq!(
         store.due(Some(&beyond), u64::MAX, 100).expect("due").len(),

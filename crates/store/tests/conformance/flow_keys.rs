@@ -1,6 +1,7 @@
 //! Flow-control keys and their wait-lists.
 
 use depesha_core::message::{Message, MessageState};
+use depesha_core::refs::FlowKeyRef;
 use depesha_store::{Store, Taken, Unit, Write};
 
 use crate::common::{applied, cancel, keys, made_due, no_filter, state_of, A, B};
@@ -72,10 +73,8 @@ pub fn waiting_messages_are_in_their_keys_wait_list(store: &impl Store) {
         2,
         "counting stops at the limit"
     );
-    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter()
-            .map(|(u, k)| (u.to_string(), k.to_string()))
-            .collect()
+    let pairs = |v: &[(&str, &str)]| -> Vec<FlowKeyRef> {
+        v.iter().map(|(u, k)| FlowKeyRef::new(*u, *k)).collect()
     };
     assert_eq!(
         store.keys_with_waiting().expect("keys"),
@@ -199,7 +198,7 @@ pub fn cancel_takes_waiting_messages_out_of_the_wait_list(store: &impl Store) {
     );
     assert_eq!(store.waiting_count(A, "k2", u64::MAX).expect("count"), 0);
     let pairs = store.keys_with_waiting().expect("keys");
-    assert_eq!(pairs, vec![(A.to_string(), "k".to_string())]);
+    assert_eq!(pairs, vec![FlowKeyRef::new(A, "k")]);
     // What is left is released normally.
     assert_eq!(
         store.commit(vec![release(A, "k", 5, 30)]).expect("commit"),

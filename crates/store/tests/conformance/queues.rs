@@ -1,6 +1,7 @@
 //! Queues: their items, order, lag, and which queued messages may start.
 
 use depesha_core::message::MessageState;
+use depesha_core::refs::QueueRef;
 use depesha_store::{Guard, Rejection, Store, Taken, Unit, UnitOutcome, Write};
 
 use crate::common::{applied, cancel, keys, made_due, no_filter, state_of, A, B};
@@ -294,10 +295,8 @@ pub fn queues_with_items_lists_each_queue_once(store: &impl Store) {
             put_item(A, "q10", (1, 0), "d"),
         ])],
     );
-    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter()
-            .map(|(u, q)| (u.to_string(), q.to_string()))
-            .collect()
+    let pairs = |v: &[(&str, &str)]| -> Vec<QueueRef> {
+        v.iter().map(|(u, q)| QueueRef::new(*u, *q)).collect()
     };
     assert_eq!(
         store.queues_with_items().expect("queues"),

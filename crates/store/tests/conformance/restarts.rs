@@ -3,6 +3,7 @@
 use depesha_core::filter::Order;
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogState;
+use depesha_core::refs::QueueRef;
 use depesha_store::{
     DlqStore, DueKey, FlowKeyStore, GroupStore, KeyStore, MessageStore, PruneStats, QueueStore,
     Rejection, ScheduleStore, Store, Taken, Unit, UnitOutcome, Write,
@@ -81,7 +82,7 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
     );
     assert_eq!(
         store.queues_with_items().expect("queues"),
-        vec![(A.to_string(), "q".to_string())]
+        vec![QueueRef::new(A, "q")]
     );
     assert_eq!(store.flow_key(A, "fk").expect("key"), Some(fk));
     assert_eq!(store.message(A, "w").expect("read"), Some(w));
@@ -134,7 +135,7 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
 }
 
 fn keys_of(due: &[DueKey]) -> Vec<&str> {
-    due.iter().map(|k| k.id.as_str()).collect()
+    due.iter().map(|k| k.message.id.as_str()).collect()
 }
 
 pub fn log_seq_is_monotonic_across_reopen<B: Backend>(backend: &B) {

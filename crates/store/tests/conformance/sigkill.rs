@@ -88,7 +88,7 @@ pub fn sigkill_mid_stream_loses_nothing_committed<B: Backend>(backend: &B, child
     assert_eq!(store.pending_count().expect("count"), due.len() as u64);
     for key in &due {
         let m = store
-            .message(&key.user, &key.id)
+            .message(key.message.user.as_str(), key.message.id.as_str())
             .expect("read")
             .expect("due key without message");
         assert_eq!(m.state, MessageState::Pending);
