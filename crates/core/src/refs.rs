@@ -133,6 +133,22 @@ impl FlowKeyRef {
     }
 }
 
+/// One schedule of one user, by its id (`scd_…` or the id the user chose).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScheduleRef {
+    pub user: UserId,
+    pub id: String,
+}
+
+impl ScheduleRef {
+    pub fn new(user: impl Into<UserId>, id: impl Into<String>) -> Self {
+        ScheduleRef {
+            user: user.into(),
+            id: id.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

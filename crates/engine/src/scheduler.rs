@@ -68,7 +68,7 @@ async fn run(engine: Engine, policy: PublishPolicy) {
             Ok(Pass::Done) => match engine.store().due_schedules(now + MAX_SLEEP_MS, 1) {
                 Ok(next) => next
                     .first()
-                    .map_or(now + MAX_SLEEP_MS, |(tick, _, _)| *tick)
+                    .map_or(now + MAX_SLEEP_MS, |(tick, _)| *tick)
                     .clamp(now + 1, now + MAX_SLEEP_MS),
                 Err(e) => {
                     tracing::warn!("could not read the schedule index (will retry): {e}");
@@ -108,8 +108,8 @@ async fn pass(
     let full = due.len() >= TICKS_PER_PASS;
     let mut plans = Vec::new();
     let mut failed = Vec::new();
-    for (tick, user, id) in due {
-        let Some(schedule) = engine.store().schedule(&user, &id)? else {
+    for (tick, due) in due {
+        let Some(schedule) = engine.store().schedule(due.user.as_str(), &due.id)? else {
             continue; // deleted since the index was read
         };
         if schedule.paused || schedule.next_schedule_time != tick {
@@ -120,8 +120,8 @@ async fn pass(
             Err(PlanError::Store(e)) => return Err(e.into()), // tried again next pass
             Err(e) => {
                 tracing::info!(
-                    user,
-                    schedule = id,
+                    user = due.user.as_str(),
+                    schedule = due.id.as_str(),
                     "schedule tick produced no message: {e}"
                 );
                 failed.push(tick_unit(

@@ -23,7 +23,7 @@ use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::Message;
 use depesha_core::queue::{Queue, QueuePosition};
-use depesha_core::refs::{FlowKeyRef, MessageId, MessageRef, QueueRef, UserId};
+use depesha_core::refs::{FlowKeyRef, MessageId, MessageRef, QueueRef, ScheduleRef, UserId};
 use depesha_core::schedule::Schedule;
 use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
@@ -150,13 +150,13 @@ pub trait ScheduleStore {
     fn schedule(&self, user: &str, id: &str) -> StoreResult<Option<Schedule>>;
     /// All of `user`'s schedules, by id.
     fn schedules(&self, user: &str) -> StoreResult<Vec<Schedule>>;
-    /// Up to `limit` (next tick, user, id) of unpaused schedules whose next tick is
-    /// `<= until`, earliest first.
+    /// Up to `limit` unpaused schedules whose next tick is `<= until`, with that
+    /// tick, earliest first.
     fn due_schedules(
         &self,
         until: UnixMillis,
         limit: usize,
-    ) -> StoreResult<Vec<(UnixMillis, String, String)>>;
+    ) -> StoreResult<Vec<(UnixMillis, ScheduleRef)>>;
 }
 
 /// What [`Store::prune`] removed.

@@ -9,7 +9,7 @@ use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogEntry;
 use depesha_core::message::Message;
 use depesha_core::queue::{Queue, QueuePosition};
-use depesha_core::refs::{FlowKeyRef, QueueRef};
+use depesha_core::refs::{FlowKeyRef, QueueRef, ScheduleRef};
 use depesha_core::schedule::Schedule;
 use depesha_core::url_group::UrlGroup;
 use depesha_core::UnixMillis;
@@ -151,7 +151,7 @@ impl ScheduleStore for EmbeddedStore {
         &self,
         until: UnixMillis,
         limit: usize,
-    ) -> StoreResult<Vec<(UnixMillis, String, String)>> {
+    ) -> StoreResult<Vec<(UnixMillis, ScheduleRef)>> {
         self.with(true, |db| schedules::due_schedules(db, until, limit))
     }
 }

@@ -8,6 +8,7 @@
 
 use std::ops::Bound;
 
+use depesha_core::refs::ScheduleRef;
 use depesha_core::schedule::Schedule;
 use depesha_core::UnixMillis;
 use redb::{Database, ReadableTable};
@@ -22,7 +23,7 @@ pub(super) fn due_schedules(
     db: &Database,
     until: UnixMillis,
     limit: usize,
-) -> StoreResult<Vec<(UnixMillis, String, String)>> {
+) -> StoreResult<Vec<(UnixMillis, ScheduleRef)>> {
     let upper = time_upper_bound(until);
     let bounds: KeyBounds<'_> = (
         Bound::Unbounded,
@@ -34,7 +35,8 @@ pub(super) fn due_schedules(
     let mut due = Vec::with_capacity(limit.min(1024));
     for item in index.range::<&[u8]>(bounds).map_err(io)?.take(limit) {
         let (key, _) = item.map_err(io)?;
-        due.push(parse_timed_key(key.value())?);
+        let (tick, user, id) = parse_timed_key(key.value())?;
+        due.push((tick, ScheduleRef::new(user, id)));
     }
     Ok(due)
 }

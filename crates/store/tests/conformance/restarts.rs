@@ -3,7 +3,7 @@
 use depesha_core::filter::Order;
 use depesha_core::keys::SigningKeys;
 use depesha_core::log::LogState;
-use depesha_core::refs::QueueRef;
+use depesha_core::refs::{QueueRef, ScheduleRef};
 use depesha_store::{
     DlqStore, DueKey, FlowKeyStore, GroupStore, KeyStore, MessageStore, PruneStats, QueueStore,
     Rejection, ScheduleStore, Store, Taken, Unit, UnitOutcome, Write,
@@ -90,7 +90,7 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
     assert_eq!(store.schedule(A, "s").expect("schedule"), Some(s));
     assert_eq!(
         store.due_schedules(u64::MAX, 10).expect("due"),
-        vec![(500, A.to_string(), "s".to_string())]
+        vec![(500, ScheduleRef::new(A, "s"))]
     );
     // The indexes work on: the queue and the wait-list let their messages through.
     let outcomes = store

@@ -1,16 +1,17 @@
 //! Schedules: stored, listed in due order, and each tick fired once.
 
+use depesha_core::refs::ScheduleRef;
 use depesha_store::{Guard, Rejection, Store, Taken, Unit, UnitOutcome, Write};
 
 use crate::common::{applied, made_due, A, B};
 use crate::support::{commit_all, message, schedule};
 
-fn due_ticks(store: &impl Store, until: u64, limit: usize) -> Vec<(u64, String, String)> {
+fn due_ticks(store: &impl Store, until: u64, limit: usize) -> Vec<(u64, ScheduleRef)> {
     store.due_schedules(until, limit).expect("due schedules")
 }
 
-fn tick(at: u64, user: &str, id: &str) -> (u64, String, String) {
-    (at, user.to_string(), id.to_string())
+fn tick(at: u64, user: &str, id: &str) -> (u64, ScheduleRef) {
+    (at, ScheduleRef::new(user, id))
 }
 
 pub fn schedules_put_get_list_and_due_order(store: &impl Store) {
