@@ -17,6 +17,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use depesha_core::refs::UserId;
 use tokio::sync::mpsc;
 
 use crate::dispatcher::Event;
@@ -27,7 +28,7 @@ pub(crate) enum Lane {
     /// A destination: `scheme://host:port`.
     Destination(String),
     /// A user (tenant).
-    User(String),
+    User(UserId),
 }
 
 /// The destination lane of a request's URL: what its connection goes to.
@@ -81,7 +82,7 @@ impl Shares {
         user: &str,
         destination: Lane,
     ) -> Result<SharePermit, Lane> {
-        let lanes = [Lane::User(user.to_string()), destination];
+        let lanes = [Lane::User(user.into()), destination];
         let mut state = self.lock();
         let taken = &mut state.taken;
         for lane in &lanes {
