@@ -12,7 +12,7 @@ use crate::error::MigrateError;
 pub async fn connect(url: &str) -> Result<Client, MigrateError> {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .map_err(MigrateError::Connect)?;
+        .map_err(|e| MigrateError::Connect(e.into()))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "PostgreSQL connection ended with an error");

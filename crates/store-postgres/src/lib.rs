@@ -6,6 +6,7 @@ mod connect;
 mod error;
 mod migrations;
 mod schema_name;
+pub mod test_database;
 
 pub use connect::connect;
 pub use error::MigrateError;

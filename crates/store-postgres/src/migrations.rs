@@ -47,10 +47,7 @@ pub async fn migrate(client: &mut Client, schema: &SchemaName) -> Result<Migrate
     client
         .execute("SELECT pg_advisory_lock($1)", &[&key])
         .await
-        .map_err(|source| MigrateError::Database {
-            step: "wait for the migration lock",
-            source,
-        })?;
+        .map_err(MigrateError::at("wait for the migration lock"))?;
     let run = migrate_holding_lock(client, schema).await;
     // Released here rather than left to the end of the session: the caller may keep
     // the connection. If the unlock fails, the connection is gone and so is the lock.
@@ -107,19 +104,13 @@ async fn create_schema_if_missing(
             &[&schema.as_str()],
         )
         .await
-        .map_err(|source| MigrateError::Database {
-            step: "look up the schema",
-            source,
-        })?
+        .map_err(MigrateError::at("look up the schema"))?
         .is_some();
     if !exists {
         client
             .batch_execute(&format!("CREATE SCHEMA {}", schema.quoted()))
             .await
-            .map_err(|source| MigrateError::Database {
-                step: "create the schema",
-                source,
-            })?;
+            .map_err(MigrateError::at("create the schema"))?;
     }
     Ok(())
 }
@@ -131,7 +122,7 @@ async fn recorded_version(client: &Client, schema: &SchemaName) -> Result<i32, M
     let table_exists: bool = client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
         .await
-        .map_err(|source| MigrateError::Database { step, source })?
+        .map_err(MigrateError::at(step))?
         .get(0);
     if !table_exists {
         return Ok(0);
@@ -142,7 +133,7 @@ async fn recorded_version(client: &Client, schema: &SchemaName) -> Result<i32, M
             &[],
         )
         .await
-        .map_err(|source| MigrateError::Database { step, source })?;
+        .map_err(MigrateError::at(step))?;
     Ok(row.get(0))
 }
 
@@ -152,10 +143,10 @@ async fn apply(
     schema: &SchemaName,
     migration: &Migration,
 ) -> Result<(), MigrateError> {
-    let failed = |source| MigrateError::Migration {
+    let failed = |e: tokio_postgres::Error| MigrateError::Migration {
         version: migration.version,
         name: migration.name,
-        source,
+        cause: e.into(),
     };
     let transaction = client.transaction().await.map_err(failed)?;
     // The files name their tables unqualified; this puts them in the schema.

@@ -5,11 +5,10 @@
 //! says on stderr that it was skipped. Each test works in a schema of its own, with a
 //! random name, and drops it at the end.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use depesha_store_postgres::{
-    connect, migrate, MigrateError, Migrated, SchemaName, LATEST_VERSION,
+    connect, migrate, test_database, MigrateError, Migrated, SchemaName, LATEST_VERSION,
 };
 use tokio::sync::Barrier;
 use tokio_postgres::Client;
@@ -24,16 +23,7 @@ struct TestSchema {
 impl TestSchema {
     /// None, having said so on stderr, when no test database is configured.
     fn new(test: &str) -> Option<TestSchema> {
-        let Ok(url) = std::env::var("DEPESHA_TEST_DATABASE_URL") else {
-            // Written to stderr directly: the test harness would swallow eprintln!'s
-            // line from a passing test, and a skip must not look like a pass.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped {test}: set DEPESHA_TEST_DATABASE_URL \
-                 (e.g. postgres://postgres@127.0.0.1:5432/test) to run it"
-            );
-            return None;
-        };
+        let url = test_database::url_or_skip(test)?;
         let name = format!("depesha_test_{:016x}", rand::random::<u64>());
         let schema = SchemaName::new(&name).expect("a valid schema name");
         Some(TestSchema { url, schema })
