@@ -9,6 +9,6 @@ mod schema_name;
 pub mod test_database;
 
 pub use connect::connect;
-pub use error::MigrateError;
+pub use error::{MigrateError, PostgresError};
 pub use migrations::{migrate, Migrated, LATEST_VERSION};
 pub use schema_name::{SchemaName, DEFAULT_SCHEMA};
