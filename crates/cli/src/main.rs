@@ -4,9 +4,12 @@
 //! - `depesha dev` — a local server with QStash's fixed dev credentials, data kept in
 //!   `--data-dir` across restarts.
 //! - `depesha serve` — production: config from a TOML file and `DEPESHA_*` variables.
+//! - `depesha migrate` — creates or upgrades Depesha's schema in a PostgreSQL database
+//!   (serving from PostgreSQL is not there yet: issue 12).
 
 mod backend;
 mod dev_users;
+mod migrate;
 mod open_files;
 mod settings;
 
@@ -53,6 +56,24 @@ enum Command {
     /// Run the production server.
     Serve {
         /// TOML configuration file; `DEPESHA_*` variables override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Create or upgrade Depesha's schema in a PostgreSQL database, then exit.
+    ///
+    /// Applies, in order, the migrations this release has and the database lacks,
+    /// each in one transaction; safe while other nodes migrate the same database.
+    /// A database already migrated by a newer release is refused and left alone.
+    Migrate {
+        /// The database, as a `postgres://` URL; else the `database_url` setting
+        /// (config file or `DEPESHA_DATABASE_URL`).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The schema Depesha keeps its tables in.
+        #[arg(long, default_value = depesha_store_postgres::DEFAULT_SCHEMA)]
+        schema: String,
+        /// TOML configuration file to read `database_url` from; `DEPESHA_*`
+        /// variables override it.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -124,6 +145,12 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Serve { config } => {
             let settings = Settings::load(config.as_deref())?;
+            if settings.database_url.is_some() {
+                // Serving from PostgreSQL is not there yet (issue 12): starting on the
+                // embedded store instead would keep data where the operator does not
+                // expect it.
+                return Err("database_url is set, but `depesha serve` cannot run on PostgreSQL yet (only `depesha migrate` reads it); unset it to serve from data_dir".into());
+            }
             let users = settings.user_configs();
             if users.is_empty() {
                 return Err("no token configured: set DEPESHA_TOKEN, `token = \"...\"` or [[users]] entries in the config file".into());
@@ -139,6 +166,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             );
             serve(app, listener).await?;
         }
+        Command::Migrate {
+            database_url,
+            schema,
+            config,
+        } => migrate::run(config.as_deref(), database_url, &schema).await?,
     }
     Ok(())
 }

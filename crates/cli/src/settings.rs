@@ -84,6 +84,9 @@ pub struct Settings {
     /// comma-separated string (how `DEPESHA_ALLOW_DESTINATIONS` gives it).
     #[serde(deserialize_with = "list_or_commas")]
     pub allow_destinations: Vec<String>,
+    /// A PostgreSQL database (`postgres://…`). Read only by `depesha migrate` so far;
+    /// `serve` refuses to start with it set until it can run on it (issue 12).
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +126,7 @@ impl Default for Settings {
             max_connections: None,
             max_header_bytes: 64 * 1024,
             allow_destinations: Vec::new(),
+            database_url: None,
         }
     }
 }
@@ -164,6 +168,7 @@ const ENV_SETTINGS: &[&str] = &[
     "max_connections",
     "max_header_bytes",
     "allow_destinations",
+    "database_url",
 ];
 
 impl Settings {
