@@ -24,8 +24,9 @@ pub(crate) async fn run(inner: Weak<Inner>, stop: StopSignal) {
         drop(engine);
         // On a blocking thread, since the embedded store's prune waits for an fsync;
         // the runtime's handle drives the (async) call there.
+        let runtime = tokio::runtime::Handle::current();
         let result = tokio::task::spawn_blocking(move || {
-            tokio::runtime::Handle::current().block_on(store.prune(now, logs_before, ROWS_PER_PASS))
+            runtime.block_on(store.prune(now, logs_before, ROWS_PER_PASS))
         })
         .await;
         let busy = match result {
