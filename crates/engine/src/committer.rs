@@ -87,6 +87,22 @@ impl Committer {
 }
 
 fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, closed: &AtomicBool) {
+    // The store's write path is async, so that a network backend can await its round
+    // trips. This thread drives it on a runtime of its own, on this thread alone: the
+    // embedded store's future is ready at once (its fsync blocks this thread, as
+    // before, and no runtime worker), and a network backend's future gets tokio's
+    // timers and sockets without holding a worker of the engine's runtime.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            // Every commit then answers `ShuttingDown`: the channel closes with `rx`.
+            tracing::error!("could not start the committer's runtime: {e}");
+            return;
+        }
+    };
     let mut stopping = None;
     while stopping.is_none() {
         let first = match rx.blocking_recv() {
@@ -116,7 +132,8 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, closed: &AtomicBool) 
         let (all_units, replies): (Vec<Vec<Unit>>, Vec<_>) =
             batch.into_iter().map(|r| (r.units, r.reply)).unzip();
         let started = std::time::Instant::now();
-        let result = store.commit_deferred(all_units.into_iter().flatten().collect());
+        let result =
+            runtime.block_on(store.commit_deferred(all_units.into_iter().flatten().collect()));
         tracing::trace!(
             units,
             elapsed_us = started.elapsed().as_micros() as u64,
@@ -145,7 +162,7 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, closed: &AtomicBool) 
         }
         // After the answers, so that the callers of this commit do not wait for a
         // checkpoint too. A failed one has logged why and is tried again next time.
-        let _ = store.maintain();
+        let _ = runtime.block_on(store.maintain());
     }
     // Nothing is asked after a stop: later commits find the channel closed.
     rx.close();

@@ -181,7 +181,7 @@ impl Dispatcher {
             while self.deliveries.try_join_next().is_some() {}
             let now = self.inner.clock.now();
             if self.watermark.frontier() < now + lookahead / 2 && self.heap.len() < MAX_IN_MEMORY {
-                self.scan(now + lookahead);
+                self.scan(now + lookahead).await;
             }
             self.start_due(now);
 
@@ -374,9 +374,14 @@ impl Dispatcher {
     }
 
     /// Loads the next slice of the due-time index, up to `until`.
-    fn scan(&mut self, until: UnixMillis) {
+    async fn scan(&mut self, until: UnixMillis) {
         let after = self.watermark.scan_after();
-        match self.inner.store.due(after.as_ref(), until, SCAN_LIMIT) {
+        match self
+            .inner
+            .store
+            .due(after.as_ref(), until, SCAN_LIMIT)
+            .await
+        {
             Ok(keys) => {
                 let full = keys.len() == SCAN_LIMIT;
                 let last = keys.last().cloned();
@@ -482,7 +487,7 @@ mod tests {
             limits: Default::default(),
             dedup_window_ms: 0,
         };
-        let plan = engine.plan(request, &policy).expect("plan");
+        let plan = engine.plan(request, &policy).await.expect("plan");
         let keys = applied_keys(engine.commit(vec![plan.unit]).await.expect("publish"));
         keys.into_iter().next().expect("a pending key")
     }
@@ -493,6 +498,7 @@ mod tests {
         let mut message = engine
             .store()
             .message(key.message.user.as_str(), key.message.id.as_str())
+            .await
             .expect("read")
             .expect("stored");
         message.state = MessageState::Waiting;
@@ -564,7 +570,7 @@ mod tests {
         // which comes while the delivery still runs.
         let released = hold_and_release(&d.engine, &d.key, NOW + 30 * MINUTE).await;
         d.dispatcher.handle(Event::Pending(released.clone()));
-        d.dispatcher.scan(NOW + 60 * MINUTE);
+        d.dispatcher.scan(NOW + 60 * MINUTE).await;
         assert!(in_memory(&d.dispatcher).is_empty());
         finish(&mut d, None);
         assert_eq!(in_memory(&d.dispatcher), vec![released]);

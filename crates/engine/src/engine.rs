@@ -172,7 +172,7 @@ impl Engine {
         self.inner.stop.stop();
         self.inner.tasks.join_all().await;
         self.inner.committer.stop().await;
-        self.close_store()?;
+        self.close_store().await?;
         Ok(left)
     }
 
@@ -282,11 +282,11 @@ impl Engine {
     ///
     /// The dispatcher ends at its next turn, and nothing that fails because the store
     /// is closed is logged as an error: a clean stop logs none.
-    pub fn close_store(&self) -> Result<(), EngineError> {
+    pub async fn close_store(&self) -> Result<(), EngineError> {
         // One signal ends the background tasks, whichever way the engine stops.
         self.inner.stop.stop();
         self.inner.committer.store_closing();
-        Ok(self.inner.store.close()?)
+        Ok(self.inner.store.close().await?)
     }
 }
 
@@ -330,7 +330,7 @@ impl Inner {
         if let Some(keys) = self.keys.read().ok().and_then(|k| k.get(user).cloned()) {
             return Ok(keys);
         }
-        let keys = match self.store.keys(user)? {
+        let keys = match self.store.keys(user).await? {
             Some(keys) => keys,
             None => {
                 let keys = SigningKeys::generate();
@@ -362,7 +362,7 @@ impl Inner {
 /// At start, releases the waiting messages that may start now: the wait-lists
 /// outlived the restart, the counters (and so the events that would free them) did not.
 async fn resume_waiting(inner: Arc<Inner>) {
-    let keys = match inner.store.keys_with_waiting() {
+    let keys = match inner.store.keys_with_waiting().await {
         Ok(keys) => keys,
         Err(e) => {
             tracing::error!("could not list flow-control wait-lists: {e}");
@@ -425,7 +425,7 @@ mod tests {
         tokio::task::yield_now().await; // the dispatcher's first scan
 
         engine.drain(Duration::from_secs(1)).await;
-        engine.close_store().expect("close");
+        engine.close_store().await.expect("close");
         // The dispatcher's next turn comes after the store is closed.
         clock.advance(Duration::from_secs(10));
         for _ in 0..500 {

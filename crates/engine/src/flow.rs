@@ -87,6 +87,34 @@ impl KeyState {
         });
         by_parallelism.min(by_rate)
     }
+
+    /// Lets an attempt start if there is room now, and counts it.
+    fn admit(&mut self, now: UnixMillis) -> Admission {
+        self.roll(now);
+        if self.room() == 0 {
+            let rate_bound = self
+                .limits
+                .rate
+                .is_some_and(|r| self.started_in_period >= r)
+                && !self.limits.paused
+                && self.limits.parallelism.is_none_or(|p| self.in_flight < p);
+            return Admission::Wait {
+                until: rate_bound.then(|| self.period_end()),
+            };
+        }
+        self.in_flight += 1;
+        self.started_in_period += 1;
+        Admission::Go
+    }
+
+    /// How many waiting messages may be released now (at most [`RELEASE_BATCH`]).
+    fn release_room(&mut self, now: UnixMillis) -> u64 {
+        self.roll(now);
+        if self.wake_at.is_some_and(|w| w <= now) {
+            self.wake_at = None;
+        }
+        self.room().min(RELEASE_BATCH as u64)
+    }
 }
 
 /// What `GET /v2/flowControl/{key}` shows of the live state.
@@ -104,34 +132,30 @@ pub(crate) struct FlowGate {
 }
 
 impl FlowGate {
-    /// Asks to start an attempt of a message with this key. `limits` loads the
-    /// stored limits the first time the key is seen.
-    pub(crate) fn try_start(
+    /// Asks to start an attempt of a message with this key; `None` when the key is
+    /// not in memory yet, and the caller must load its stored limits and ask
+    /// [`FlowGate::try_start_with`]. (The store is read outside the lock, since that
+    /// read awaits.)
+    pub(crate) fn try_start(&self, user: &str, key: &str, now: UnixMillis) -> Option<Admission> {
+        let mut keys = self.lock();
+        let state = keys.get_mut(&FlowKeyRef::new(user, key))?;
+        Some(state.admit(now))
+    }
+
+    /// [`FlowGate::try_start`] for a key seen for the first time, with its stored
+    /// `limits`. Limits that came into memory meanwhile (a change by an operation)
+    /// are newer than the ones read, and are kept.
+    pub(crate) fn try_start_with(
         &self,
         user: &str,
         key: &str,
         now: UnixMillis,
-        limits: impl FnOnce() -> FlowKey,
+        limits: FlowKey,
     ) -> Admission {
-        let mut keys = self.lock();
-        let state = keys
+        self.lock()
             .entry(FlowKeyRef::new(user, key))
-            .or_insert_with(|| KeyState::new(limits(), now));
-        state.roll(now);
-        if state.room() == 0 {
-            let rate_bound = state
-                .limits
-                .rate
-                .is_some_and(|r| state.started_in_period >= r)
-                && !state.limits.paused
-                && state.limits.parallelism.is_none_or(|p| state.in_flight < p);
-            return Admission::Wait {
-                until: rate_bound.then(|| state.period_end()),
-            };
-        }
-        state.in_flight += 1;
-        state.started_in_period += 1;
-        Admission::Go
+            .or_insert_with(|| KeyState::new(limits, now))
+            .admit(now)
     }
 
     /// An attempt that was let through is over.
@@ -162,24 +186,22 @@ impl FlowGate {
     }
 
     /// How many waiting messages of a key may be released now (at most
-    /// [`RELEASE_BATCH`]). `limits` loads the stored limits the first time the key is
-    /// seen (at start, its wait-list outlived the process).
-    pub(crate) fn room(
-        &self,
-        user: &str,
-        key: &str,
-        now: UnixMillis,
-        limits: impl FnOnce() -> FlowKey,
-    ) -> u64 {
+    /// [`RELEASE_BATCH`]); `None` when the key is not in memory yet (at start, its
+    /// wait-list outlived the process), and the caller must load its stored limits
+    /// and ask [`FlowGate::room_with`].
+    pub(crate) fn room(&self, user: &str, key: &str, now: UnixMillis) -> Option<u64> {
         let mut keys = self.lock();
-        let state = keys
+        let state = keys.get_mut(&FlowKeyRef::new(user, key))?;
+        Some(state.release_room(now))
+    }
+
+    /// [`FlowGate::room`] for a key seen for the first time, with its stored `limits`
+    /// (kept out, like in [`FlowGate::try_start_with`], by newer ones in memory).
+    pub(crate) fn room_with(&self, user: &str, key: &str, now: UnixMillis, limits: FlowKey) -> u64 {
+        self.lock()
             .entry(FlowKeyRef::new(user, key))
-            .or_insert_with(|| KeyState::new(limits(), now));
-        state.roll(now);
-        if state.wake_at.is_some_and(|w| w <= now) {
-            state.wake_at = None;
-        }
-        state.room().min(RELEASE_BATCH as u64)
+            .or_insert_with(|| KeyState::new(limits, now))
+            .release_room(now)
     }
 
     /// `released` waiting messages are being released and more wait. When it is this
@@ -257,6 +279,30 @@ impl FlowGate {
 mod tests {
     use super::*;
 
+    /// Asks the gate as the worker does: from memory, else with the stored limits.
+    fn try_start(
+        gate: &FlowGate,
+        user: &str,
+        key: &str,
+        now: UnixMillis,
+        limits: impl FnOnce() -> FlowKey,
+    ) -> Admission {
+        gate.try_start(user, key, now)
+            .unwrap_or_else(|| gate.try_start_with(user, key, now, limits()))
+    }
+
+    /// [`FlowGate::room`] as `release_waiting` asks it.
+    fn room(
+        gate: &FlowGate,
+        user: &str,
+        key: &str,
+        now: UnixMillis,
+        limits: impl FnOnce() -> FlowKey,
+    ) -> u64 {
+        gate.room(user, key, now)
+            .unwrap_or_else(|| gate.room_with(user, key, now, limits()))
+    }
+
     fn limits(parallelism: Option<u32>, rate: Option<u32>, period_secs: u64) -> FlowKey {
         FlowKey {
             parallelism,
@@ -270,31 +316,31 @@ mod tests {
     fn parallelism_bounds_attempts_in_flight() {
         let gate = FlowGate::default();
         let l = || limits(Some(2), None, 1);
-        assert_eq!(gate.try_start("u", "k", 0, l), Admission::Go);
-        assert_eq!(gate.try_start("u", "k", 0, l), Admission::Go);
+        assert_eq!(try_start(&gate, "u", "k", 0, l), Admission::Go);
+        assert_eq!(try_start(&gate, "u", "k", 0, l), Admission::Go);
         assert_eq!(
-            gate.try_start("u", "k", 0, l),
+            try_start(&gate, "u", "k", 0, l),
             Admission::Wait { until: None }
         );
         gate.finish("u", "k");
-        assert_eq!(gate.try_start("u", "k", 0, l), Admission::Go);
+        assert_eq!(try_start(&gate, "u", "k", 0, l), Admission::Go);
     }
 
     #[test]
     fn rate_bounds_starts_per_period_and_says_when_it_rolls_over() {
         let gate = FlowGate::default();
         let l = || limits(None, Some(2), 10);
-        assert_eq!(gate.try_start("u", "k", 1_000, l), Admission::Go);
+        assert_eq!(try_start(&gate, "u", "k", 1_000, l), Admission::Go);
         gate.finish("u", "k");
-        assert_eq!(gate.try_start("u", "k", 2_000, l), Admission::Go);
+        assert_eq!(try_start(&gate, "u", "k", 2_000, l), Admission::Go);
         gate.finish("u", "k");
         assert_eq!(
-            gate.try_start("u", "k", 3_000, l),
+            try_start(&gate, "u", "k", 3_000, l),
             Admission::Wait {
                 until: Some(11_000)
             }
         );
-        assert_eq!(gate.try_start("u", "k", 11_000, l), Admission::Go);
+        assert_eq!(try_start(&gate, "u", "k", 11_000, l), Admission::Go);
     }
 
     #[test]
@@ -304,50 +350,50 @@ mod tests {
         l.paused = true;
         gate.set_limits(l.clone(), 0);
         assert_eq!(
-            gate.try_start("u", "k", 0, || unreachable!()),
+            try_start(&gate, "u", "k", 0, || unreachable!()),
             Admission::Wait { until: None }
         );
         assert_eq!(gate.parked("u", "k", None), None);
-        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 0);
+        assert_eq!(room(&gate, "u", "k", 0, || unreachable!()), 0);
         assert_eq!(gate.wake_for_the_rest("u", "k", 0), None, "resume wakes it");
         l.paused = false;
         gate.set_limits(l, 0);
-        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 3);
+        assert_eq!(room(&gate, "u", "k", 0, || unreachable!()), 3);
     }
 
     #[test]
     fn room_loads_the_stored_limits_of_a_key_first_seen_at_start() {
         let gate = FlowGate::default();
-        assert_eq!(gate.room("u", "k", 0, || limits(Some(2), None, 1)), 2);
+        assert_eq!(room(&gate, "u", "k", 0, || limits(Some(2), None, 1)), 2);
         assert_eq!(
-            gate.try_start("u", "k", 0, || unreachable!()),
+            try_start(&gate, "u", "k", 0, || unreachable!()),
             Admission::Go
         );
-        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 1);
+        assert_eq!(room(&gate, "u", "k", 0, || unreachable!()), 1);
     }
 
     #[test]
     fn a_release_that_uses_up_the_rate_asks_for_one_wake_up_at_the_next_period() {
         let gate = FlowGate::default();
         gate.set_limits(limits(None, Some(2), 2), 0);
-        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 2);
+        assert_eq!(room(&gate, "u", "k", 0, || unreachable!()), 2);
         assert_eq!(gate.wake_for_the_rest("u", "k", 2), Some(2_000));
         // The two released start and use up the period.
         assert_eq!(
-            gate.try_start("u", "k", 10, || unreachable!()),
+            try_start(&gate, "u", "k", 10, || unreachable!()),
             Admission::Go
         );
         assert_eq!(
-            gate.try_start("u", "k", 10, || unreachable!()),
+            try_start(&gate, "u", "k", 10, || unreachable!()),
             Admission::Go
         );
-        assert_eq!(gate.room("u", "k", 100, || unreachable!()), 0);
+        assert_eq!(room(&gate, "u", "k", 100, || unreachable!()), 0);
         assert_eq!(
             gate.wake_for_the_rest("u", "k", 0),
             None,
             "a wake-up is already due"
         );
-        assert_eq!(gate.room("u", "k", 2_000, || unreachable!()), 2);
+        assert_eq!(room(&gate, "u", "k", 2_000, || unreachable!()), 2);
         assert_eq!(gate.wake_for_the_rest("u", "k", 2), Some(4_000));
     }
 
@@ -355,7 +401,7 @@ mod tests {
     fn parallelism_that_holds_the_rest_back_needs_no_wake_up() {
         let gate = FlowGate::default();
         gate.set_limits(limits(Some(1), Some(10), 60), 0);
-        assert_eq!(gate.room("u", "k", 0, || unreachable!()), 1);
+        assert_eq!(room(&gate, "u", "k", 0, || unreachable!()), 1);
         assert_eq!(gate.wake_for_the_rest("u", "k", 1), None);
     }
 
@@ -363,7 +409,7 @@ mod tests {
     fn keys_of_different_users_are_separate() {
         let gate = FlowGate::default();
         let l = || limits(Some(1), None, 1);
-        assert_eq!(gate.try_start("a", "k", 0, l), Admission::Go);
-        assert_eq!(gate.try_start("b", "k", 0, l), Admission::Go);
+        assert_eq!(try_start(&gate, "a", "k", 0, l), Admission::Go);
+        assert_eq!(try_start(&gate, "b", "k", 0, l), Admission::Go);
     }
 }

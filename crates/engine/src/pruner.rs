@@ -22,8 +22,13 @@ pub(crate) async fn run(inner: Weak<Inner>, stop: StopSignal) {
         );
         let store = engine.store.clone();
         drop(engine);
-        let result =
-            tokio::task::spawn_blocking(move || store.prune(now, logs_before, ROWS_PER_PASS)).await;
+        // On a blocking thread, since the embedded store's prune waits for an fsync;
+        // the runtime's handle drives the (async) call there.
+        let runtime = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            runtime.block_on(store.prune(now, logs_before, ROWS_PER_PASS))
+        })
+        .await;
         let busy = match result {
             Ok(Ok(stats)) => {
                 let removed =

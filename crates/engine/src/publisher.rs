@@ -86,7 +86,7 @@ pub struct Accepted {
 
 impl Engine {
     /// Validates a publish and builds its unit. Nothing is written.
-    pub fn plan(
+    pub async fn plan(
         &self,
         request: PublishRequest<'_>,
         policy: &PublishPolicy,
@@ -104,7 +104,8 @@ impl Engine {
             ),
             Destination::UrlGroup(name) => {
                 let group = store
-                    .group(request.user, name)?
+                    .group(request.user, name)
+                    .await?
                     .filter(|g| !g.endpoints.is_empty())
                     .ok_or_else(|| PlanError::NotFound(Missing::UrlGroup(name.clone())))?;
                 let targets = group
@@ -173,7 +174,7 @@ impl Engine {
         let mut writes = Vec::with_capacity(messages.len() * 3 + 2);
         let flow_limits = match &parsed.options.flow_control {
             Some(flow) => {
-                let stored = store.flow_key(request.user, &flow.key)?;
+                let stored = store.flow_key(request.user, &flow.key).await?;
                 let known = stored.is_some();
                 let mut limits =
                     stored.unwrap_or_else(|| FlowKey::new(request.user, &flow.key, now));
@@ -187,7 +188,10 @@ impl Engine {
             None => None,
         };
         let queue_writes = match request.queue {
-            Some(queue) => self.enqueue_writes(request.user, queue, &mut messages)?,
+            Some(queue) => {
+                self.enqueue_writes(request.user, queue, &mut messages)
+                    .await?
+            }
             None => Vec::new(),
         };
         let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
@@ -211,7 +215,7 @@ impl Engine {
     /// Puts `messages` at the end of `queue` (created on first use with parallelism 1,
     /// spec §3.2): they become `Queued` holders of new items, and the returned writes
     /// create the items and let the queue through.
-    pub(crate) fn enqueue_writes(
+    pub(crate) async fn enqueue_writes(
         &self,
         user: &str,
         queue: &str,
@@ -219,7 +223,7 @@ impl Engine {
     ) -> Result<Vec<Write>, StoreError> {
         let now = self.clock().now();
         let mut writes = Vec::with_capacity(messages.len() + 2);
-        if self.store().queue(user, queue)?.is_none() {
+        if self.store().queue(user, queue).await?.is_none() {
             writes.push(Write::PutQueue(Queue::first_use(user, queue, now)));
         }
         for message in messages.iter_mut() {

@@ -65,7 +65,7 @@ async fn run(engine: Engine, policy: PublishPolicy) {
         let now = engine.clock().now();
         let wake = match pass(&engine, &policy, now).await {
             Ok(Pass::More) => continue,
-            Ok(Pass::Done) => match engine.store().due_schedules(now + MAX_SLEEP_MS, 1) {
+            Ok(Pass::Done) => match engine.store().due_schedules(now + MAX_SLEEP_MS, 1).await {
                 Ok(next) => next
                     .first()
                     .map_or(now + MAX_SLEEP_MS, |(tick, _)| *tick)
@@ -101,7 +101,7 @@ async fn pass(
     policy: &PublishPolicy,
     now: UnixMillis,
 ) -> Result<Pass, EngineError> {
-    let due = engine.store().due_schedules(now, TICKS_PER_PASS)?;
+    let due = engine.store().due_schedules(now, TICKS_PER_PASS).await?;
     if due.is_empty() {
         return Ok(Pass::Done);
     }
@@ -109,13 +109,13 @@ async fn pass(
     let mut plans = Vec::new();
     let mut failed = Vec::new();
     for (tick, due) in due {
-        let Some(schedule) = engine.store().schedule(due.user.as_str(), &due.id)? else {
+        let Some(schedule) = engine.store().schedule(due.user.as_str(), &due.id).await? else {
             continue; // deleted since the index was read
         };
         if schedule.paused || schedule.next_schedule_time != tick {
             continue; // changed since the index was read
         }
-        match tick_plan(engine, policy, &schedule, tick, now) {
+        match tick_plan(engine, policy, &schedule, tick, now).await {
             Ok(plan) => plans.push(plan),
             Err(PlanError::Store(e)) => return Err(e.into()), // tried again next pass
             Err(e) => {
@@ -141,7 +141,7 @@ async fn pass(
 }
 
 /// The publish of one tick, guarded by the tick and moving the schedule on.
-fn tick_plan(
+async fn tick_plan(
     engine: &Engine,
     policy: &PublishPolicy,
     schedule: &Schedule,
@@ -149,18 +149,20 @@ fn tick_plan(
     now: UnixMillis,
 ) -> Result<Plan, PlanError> {
     let destination = Destination::parse(&schedule.destination, &policy.limits.destinations)?;
-    let mut plan = engine.plan(
-        PublishRequest {
-            user: &schedule.user,
-            destination: &destination,
-            headers: schedule.headers.clone(),
-            body: schedule.body.clone(),
-            caller_ip: schedule.caller_ip.clone(),
-            queue: schedule.queue_name.as_deref(),
-            schedule_id: Some(&schedule.id),
-        },
-        policy,
-    )?;
+    let mut plan = engine
+        .plan(
+            PublishRequest {
+                user: &schedule.user,
+                destination: &destination,
+                headers: schedule.headers.clone(),
+                body: schedule.body.clone(),
+                caller_ip: schedule.caller_ip.clone(),
+                queue: schedule.queue_name.as_deref(),
+                schedule_id: Some(&schedule.id),
+            },
+            policy,
+        )
+        .await?;
     let ids = plan.receipts.iter().map(|r| r.message_id.clone()).collect();
     let moved = tick_unit(advanced(schedule.clone(), tick, now, ids, None), tick);
     // Schedules store no deduplication headers, so the plan has no guard of its own

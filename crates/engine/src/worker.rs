@@ -48,7 +48,7 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
             return ended;
         }
     }
-    let message = match load(inner, key) {
+    let message = match load(inner, key).await {
         Ok(Some(m)) => m,
         Ok(None) => return Ended::Next(None), // cancelled, or already handled
         Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
@@ -56,7 +56,7 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
     if message.due > inner.clock.now() {
         return later(message.due);
     }
-    match queue_paused(inner, &message) {
+    match queue_paused(inner, &message).await {
         Ok(false) => {}
         Ok(true) => return Ended::Next(hold(inner, message, MessageState::Queued).await),
         Err(()) => return later(inner.clock.now() + STORE_RETRY_MS),
@@ -73,9 +73,15 @@ pub(crate) async fn deliver(inner: &Arc<Inner>, key: &DueKey) -> Ended {
     let flow_key = message.flow_control.as_ref().map(|f| f.key.clone());
     if let Some(flow_key) = &flow_key {
         let now = inner.clock.now();
-        let admission = inner.flow.try_start(&message.user, flow_key, now, || {
-            stored_limits(inner, &message.user, flow_key, now)
-        });
+        let admission = match inner.flow.try_start(&message.user, flow_key, now) {
+            Some(admission) => admission,
+            None => {
+                let limits = stored_limits(inner, &message.user, flow_key, now).await;
+                inner
+                    .flow
+                    .try_start_with(&message.user, flow_key, now, limits)
+            }
+        };
         if let Admission::Wait { until } = admission {
             drop(share);
             let user = message.user.clone();
@@ -121,7 +127,7 @@ fn take_share(
 /// keep in memory, to a later due time in the store (its attempt count unchanged).
 /// Returns its new key.
 pub(crate) async fn defer(inner: &Arc<Inner>, key: &DueKey, until: u64) -> Option<DueKey> {
-    let mut message = match load(inner, key) {
+    let mut message = match load(inner, key).await {
         Ok(Some(m)) => m,
         Ok(None) => return None,
         Err(()) => {
@@ -157,10 +163,11 @@ pub(crate) async fn defer(inner: &Arc<Inner>, key: &DueKey, until: u64) -> Optio
 }
 
 /// The pending message at `key`; `None` when it is not pending any more.
-fn load(inner: &Inner, key: &DueKey) -> Result<Option<Message>, ()> {
+async fn load(inner: &Inner, key: &DueKey) -> Result<Option<Message>, ()> {
     match inner
         .store
         .message(key.message.user.as_str(), key.message.id.as_str())
+        .await
     {
         Ok(Some(m)) if m.state == MessageState::Pending => Ok(Some(m)),
         Ok(_) => Ok(None),
@@ -191,7 +198,7 @@ enum Early {
 async fn before_due(inner: &Arc<Inner>, key: &DueKey, later: impl Fn(u64) -> Ended) -> Early {
     // Registered before the read, so that a cancel cannot slip between the two.
     let ticket = inner.prepared.register(&key.message);
-    let message = match load(inner, key) {
+    let message = match load(inner, key).await {
         Ok(Some(m)) => m,
         Ok(None) => return Early::Finished(Ended::Next(None)),
         Err(()) => return Early::Finished(later(inner.clock.now() + STORE_RETRY_MS)),
@@ -316,11 +323,11 @@ async fn send(
 /// Whether the message is a queue's message and that queue is paused (spec §3.7:
 /// paused queues accept but do not deliver). Callback messages holding a queue item
 /// are not the queue's own deliveries and go ahead.
-fn queue_paused(inner: &Inner, message: &Message) -> Result<bool, ()> {
+async fn queue_paused(inner: &Inner, message: &Message) -> Result<bool, ()> {
     let Some(queue) = &message.queue_name else {
         return Ok(false);
     };
-    match inner.store.queue(&message.user, queue) {
+    match inner.store.queue(&message.user, queue).await {
         Ok(q) => Ok(q.is_some_and(|q| q.paused)),
         Err(e) => {
             tracing::error!(queue = %queue, "could not read a queue (will retry): {e}");
@@ -357,8 +364,8 @@ async fn hold(inner: &Inner, mut message: Message, state: MessageState) -> Optio
 }
 
 /// The stored limits of a key, or none when the key has no record yet.
-fn stored_limits(inner: &Inner, user: &str, key: &str, now: u64) -> FlowKey {
-    match inner.store.flow_key(user, key) {
+async fn stored_limits(inner: &Inner, user: &str, key: &str, now: u64) -> FlowKey {
+    match inner.store.flow_key(user, key).await {
         Ok(Some(limits)) => limits,
         Ok(None) => FlowKey::new(user, key, now),
         Err(e) => {
@@ -372,11 +379,19 @@ fn stored_limits(inner: &Inner, user: &str, key: &str, now: u64) -> FlowKey {
 /// rest are looked at again when the rate period rolls over.
 pub(crate) async fn release_waiting(inner: &Arc<Inner>, user: &str, key: &str) {
     let now = inner.clock.now();
-    let room = inner
-        .flow
-        .room(user, key, now, || stored_limits(inner, user, key, now));
+    let room = match inner.flow.room(user, key, now) {
+        Some(room) => room,
+        None => {
+            let limits = stored_limits(inner, user, key, now).await;
+            inner.flow.room_with(user, key, now, limits)
+        }
+    };
     // One more than may start tells whether some will still wait.
-    let waiting = match inner.store.waiting_count(user, key, room.saturating_add(1)) {
+    let waiting = match inner
+        .store
+        .waiting_count(user, key, room.saturating_add(1))
+        .await
+    {
         Ok(n) => n,
         Err(e) => {
             tracing::error!(key = %key, "could not read a wait-list (will look again): {e}");

@@ -47,9 +47,10 @@ async fn a_cancel_answered_before_the_due_time_stops_the_prepared_delivery() {
         "the cancelled message was sent after its cancel was answered"
     );
     let reads = harness.engine.reads();
-    assert_eq!(reads.message(USER, &cancelled).expect("read"), None);
+    assert_eq!(reads.message(USER, &cancelled).await.expect("read"), None);
     let logs = reads
         .log_page(USER, &Filter::default(), None, 100, Order::EarliestFirst)
+        .await
         .expect("logs");
     let states: Vec<&str> = logs
         .items
@@ -71,6 +72,7 @@ async fn a_message_delivered_already_is_not_cancelled() {
             .engine
             .reads()
             .message(USER, &id)
+            .await
             .ok()
             .flatten()
             .is_some_and(|m| m.state == depesha_core::message::MessageState::Delivered)

@@ -37,7 +37,7 @@ async fn a_shut_down_engine_lets_its_data_dir_open_again_at_once() {
 
     let reopened = EmbeddedStore::open(dir.path()).expect("the data dir opens again at once");
     assert!(
-        reopened.keys("u").expect("read").is_some(),
+        reopened.keys("u").await.expect("read").is_some(),
         "the commit is kept"
     );
 }
@@ -65,6 +65,6 @@ async fn dropping_the_last_handle_stops_the_engine_and_releases_its_store() {
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     };
-    assert!(reopened.keys("u").expect("read").is_some());
-    assert!(reopened.keys("w").expect("read").is_some());
+    assert!(reopened.keys("u").await.expect("read").is_some());
+    assert!(reopened.keys("w").await.expect("read").is_some());
 }

@@ -73,9 +73,13 @@ async fn deleting_a_queue_cancels_what_it_still_holds() {
         .expect("delete");
 
     let reads = harness.engine.reads();
-    assert_eq!(reads.queue(USER, "d").expect("read"), None);
+    assert_eq!(reads.queue(USER, "d").await.expect("read"), None);
     for id in [&first, &second] {
-        assert_eq!(reads.message(USER, id).expect("read"), None, "{id} kept");
+        assert_eq!(
+            reads.message(USER, id).await.expect("read"),
+            None,
+            "{id} kept"
+        );
     }
     assert_eq!(
         harness

@@ -177,13 +177,14 @@ async fn messages_held_back_by_a_stuck_destination_are_deferred_not_lost() {
 
     eventually("the late messages deferred in the store", || async {
         let store = &server.store;
-        let deferred = late.iter().all(|id| {
-            store
-                .message(owner, id)
-                .ok()
-                .flatten()
-                .is_some_and(|m| m.due > late_from + 500 && m.retried == 0)
-        });
+        let mut deferred = true;
+        for id in &late {
+            let message = store.message(owner, id).await.ok().flatten();
+            if !message.is_some_and(|m| m.due > late_from + 500 && m.retried == 0) {
+                deferred = false;
+                break;
+            }
+        }
         deferred.then_some(())
     })
     .await;

@@ -804,6 +804,7 @@ async fn a_waiting_message_the_engine_did_not_count_is_released_by_the_next_even
     let mut message = server
         .store
         .message(common::dev_user(1).id, &id)
+        .await
         .expect("read")
         .expect("stored");
     message.state = depesha_core::message::MessageState::Waiting;
@@ -813,6 +814,7 @@ async fn a_waiting_message_the_engine_did_not_count_is_released_by_the_next_even
         .commit(vec![depesha_store::Unit::new(vec![
             depesha_store::Write::PutMessage(message),
         ])])
+        .await
         .expect("commit");
     wait_for_wait_list(&user, "drift", 1).await;
 

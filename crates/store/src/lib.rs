@@ -6,6 +6,10 @@
 //! has been fsync'd and survives `kill -9` and power loss. Callers batch many units
 //! into one commit (group commit) to reach throughput without skipping fsync.
 //!
+//! The traits are async (`async-trait`, so that `dyn Store` works), so that a network
+//! backend's reads do not hold a runtime thread for a round trip; the embedded backend
+//! answers inline, its reads taking microseconds.
+//!
 //! Backends: [`embedded::EmbeddedStore`] (redb, one file in the data directory).
 //! The conformance suite in `tests/` runs against every backend.
 
@@ -16,6 +20,7 @@ mod unit;
 pub use error::{Cause, StoreError, StoreResult};
 pub use unit::{Applied, Guard, Rejection, Taken, Unit, UnitOutcome, Write};
 
+use async_trait::async_trait;
 use depesha_core::dlq::DlqEntry;
 use depesha_core::filter::{Filter, Order};
 use depesha_core::flow_key::FlowKey;
@@ -53,13 +58,14 @@ pub struct Page<T> {
 }
 
 /// Pending and recently delivered messages.
+#[async_trait]
 pub trait MessageStore {
     /// One message of `user`, pending or delivered-and-not-yet-pruned.
-    fn message(&self, user: &str, id: &str) -> StoreResult<Option<Message>>;
+    async fn message(&self, user: &str, id: &str) -> StoreResult<Option<Message>>;
 
     /// Up to `limit` keys of pending messages with `due <= until`, in index order,
     /// strictly after `after` when given.
-    fn due(
+    async fn due(
         &self,
         after: Option<&DueKey>,
         until: UnixMillis,
@@ -68,19 +74,25 @@ pub trait MessageStore {
 
     /// Ids of `user`'s *unfinished* (pending, queued or waiting) messages that match
     /// `filter`, at most `limit`.
-    fn pending_ids(&self, user: &str, filter: &Filter, limit: usize) -> StoreResult<Vec<String>>;
+    async fn pending_ids(
+        &self,
+        user: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
 
     /// Number of pending messages (all users).
-    fn pending_count(&self) -> StoreResult<u64>;
+    async fn pending_count(&self) -> StoreResult<u64>;
 }
 
 /// Dead-letter entries.
+#[async_trait]
 pub trait DlqStore {
-    fn dlq_entry(&self, user: &str, dlq_id: &str) -> StoreResult<Option<DlqEntry>>;
+    async fn dlq_entry(&self, user: &str, dlq_id: &str) -> StoreResult<Option<DlqEntry>>;
 
     /// Entries of `user` matching `filter`; `cursor` is a `next_cursor` of an earlier
     /// page with the same order. Default order: earliest first.
-    fn dlq_page(
+    async fn dlq_page(
         &self,
         user: &str,
         filter: &Filter,
@@ -91,9 +103,10 @@ pub trait DlqStore {
 }
 
 /// The per-message state history.
+#[async_trait]
 pub trait LogStore {
     /// Log entries of `user` matching `filter`. Default order: latest first.
-    fn log_page(
+    async fn log_page(
         &self,
         user: &str,
         filter: &Filter,
@@ -104,28 +117,31 @@ pub trait LogStore {
 }
 
 /// Signing keys per user.
+#[async_trait]
 pub trait KeyStore {
-    fn keys(&self, user: &str) -> StoreResult<Option<SigningKeys>>;
+    async fn keys(&self, user: &str) -> StoreResult<Option<SigningKeys>>;
 }
 
 /// URL groups.
+#[async_trait]
 pub trait GroupStore {
-    fn group(&self, user: &str, name: &str) -> StoreResult<Option<UrlGroup>>;
+    async fn group(&self, user: &str, name: &str) -> StoreResult<Option<UrlGroup>>;
     /// All of `user`'s groups, by name.
-    fn groups(&self, user: &str) -> StoreResult<Vec<UrlGroup>>;
+    async fn groups(&self, user: &str) -> StoreResult<Vec<UrlGroup>>;
 }
 
 /// Queues and their items.
+#[async_trait]
 pub trait QueueStore {
-    fn queue(&self, user: &str, name: &str) -> StoreResult<Option<Queue>>;
+    async fn queue(&self, user: &str, name: &str) -> StoreResult<Option<Queue>>;
     /// All of `user`'s queues, by name.
-    fn queues(&self, user: &str) -> StoreResult<Vec<Queue>>;
+    async fn queues(&self, user: &str) -> StoreResult<Vec<Queue>>;
     /// Every queue of every user that has items (to let them through at start).
-    fn queues_with_items(&self) -> StoreResult<Vec<QueueRef>>;
+    async fn queues_with_items(&self) -> StoreResult<Vec<QueueRef>>;
     /// Number of unfinished items of a queue (its `lag`).
-    fn queue_lag(&self, user: &str, name: &str) -> StoreResult<u64>;
+    async fn queue_lag(&self, user: &str, name: &str) -> StoreResult<u64>;
     /// The first `limit` items of a queue, in order: position and holder id.
-    fn queue_items(
+    async fn queue_items(
         &self,
         user: &str,
         name: &str,
@@ -134,25 +150,27 @@ pub trait QueueStore {
 }
 
 /// Flow-control keys and their wait-lists.
+#[async_trait]
 pub trait FlowKeyStore {
-    fn flow_key(&self, user: &str, key: &str) -> StoreResult<Option<FlowKey>>;
+    async fn flow_key(&self, user: &str, key: &str) -> StoreResult<Option<FlowKey>>;
     /// All of `user`'s keys, by key.
-    fn flow_keys(&self, user: &str) -> StoreResult<Vec<FlowKey>>;
+    async fn flow_keys(&self, user: &str) -> StoreResult<Vec<FlowKey>>;
     /// Number of messages in the key's wait-list, counting no further than `limit`
     /// (the engine only needs to know whether more wait than may start).
-    fn waiting_count(&self, user: &str, key: &str, limit: u64) -> StoreResult<u64>;
+    async fn waiting_count(&self, user: &str, key: &str, limit: u64) -> StoreResult<u64>;
     /// Every key with a non-empty wait-list (to resume them at start).
-    fn keys_with_waiting(&self) -> StoreResult<Vec<FlowKeyRef>>;
+    async fn keys_with_waiting(&self) -> StoreResult<Vec<FlowKeyRef>>;
 }
 
 /// Schedules.
+#[async_trait]
 pub trait ScheduleStore {
-    fn schedule(&self, user: &str, id: &str) -> StoreResult<Option<Schedule>>;
+    async fn schedule(&self, user: &str, id: &str) -> StoreResult<Option<Schedule>>;
     /// All of `user`'s schedules, by id.
-    fn schedules(&self, user: &str) -> StoreResult<Vec<Schedule>>;
+    async fn schedules(&self, user: &str) -> StoreResult<Vec<Schedule>>;
     /// Up to `limit` unpaused schedules whose next tick is `<= until`, with that
     /// tick, earliest first.
-    fn due_schedules(
+    async fn due_schedules(
         &self,
         until: UnixMillis,
         limit: usize,
@@ -197,6 +215,7 @@ impl<T> StoreReads for T where
 }
 
 /// A complete backend: the reads, plus the one write path.
+#[async_trait]
 pub trait Store: StoreReads + Send + Sync + 'static {
     /// Applies `units` in order in one transaction and makes it durable before
     /// returning. Each unit is all-or-nothing: its guard is checked first (against the
@@ -205,23 +224,23 @@ pub trait Store: StoreReads + Send + Sync + 'static {
     ///
     /// Housekeeping the backend owes after a commit (the embedded store's checkpoint)
     /// is done before returning; [`Store::commit_deferred`] leaves it to the caller.
-    fn commit(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
-        let outcomes = self.commit_deferred(units)?;
+    async fn commit(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
+        let outcomes = self.commit_deferred(units).await?;
         // The commit is durable whatever the housekeeping does; a failed one has logged
         // why and is tried again by the next call.
-        let _ = self.maintain();
+        let _ = self.maintain().await;
         Ok(outcomes)
     }
 
     /// Like [`Store::commit`], as durable, but without the housekeeping that may
     /// follow a commit, so that a caller can answer whoever waits for the commit
     /// first and then call [`Store::maintain`].
-    fn commit_deferred(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>>;
+    async fn commit_deferred(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>>;
 
     /// Does the housekeeping that has come due since the last call (the embedded
     /// store: a checkpoint, once the journal is long or old enough). An `Err` loses
     /// nothing committed; the next call tries again.
-    fn maintain(&self) -> StoreResult<()> {
+    async fn maintain(&self) -> StoreResult<()> {
         Ok(())
     }
 
@@ -229,7 +248,7 @@ pub trait Store: StoreReads + Send + Sync + 'static {
     /// entries past their retention, deduplication keys past their window, and log
     /// entries older than `logs_before`. Bounded work per call (`limit` rows per kind),
     /// so a large backlog is pruned over several calls without a long transaction.
-    fn prune(
+    async fn prune(
         &self,
         now: UnixMillis,
         logs_before: UnixMillis,
@@ -240,5 +259,5 @@ pub trait Store: StoreReads + Send + Sync + 'static {
     /// Every later call fails. Called at shutdown, so that the next start opens at
     /// once — the embedded backend otherwise repairs its file on the next open, which
     /// reads all of it.
-    fn close(&self) -> StoreResult<()>;
+    async fn close(&self) -> StoreResult<()>;
 }

@@ -35,11 +35,11 @@ fn large_batch(prefix: &str, batch: u64) -> (Vec<String>, Vec<Unit>) {
 
 /// Commits large batches (and runs the checkpoints the engine would) until one fails;
 /// returns the acknowledged ids.
-fn fill(store: &EmbeddedStore) -> Vec<String> {
+async fn fill(store: &EmbeddedStore) -> Vec<String> {
     let mut acked = Vec::new();
     for batch in 0..10_000u64 {
         let (ids, units) = large_batch("fill", batch);
-        match store.commit(units) {
+        match store.commit(units).await {
             Ok(_) => acked.extend(ids),
             Err(StoreError::Io(e)) => {
                 eprintln!("disk full after {} messages: {e}", acked.len());
@@ -47,33 +47,33 @@ fn fill(store: &EmbeddedStore) -> Vec<String> {
             }
             Err(other) => panic!("unexpected error on a full disk: {other:?}"),
         }
-        let _ = store.maintain();
+        let _ = store.maintain().await;
     }
     panic!("the disk never filled up");
 }
 
-fn assert_present(store: &EmbeddedStore, ids: &[String]) {
+async fn assert_present(store: &EmbeddedStore, ids: &[String]) {
     for id in ids {
         assert!(
-            store.message(USER, id).expect("read").is_some(),
+            store.message(USER, id).await.expect("read").is_some(),
             "{id} was acknowledged but is lost"
         );
     }
 }
 
-fn assert_absent(store: &EmbeddedStore, ids: &[String]) {
+async fn assert_absent(store: &EmbeddedStore, ids: &[String]) {
     for id in ids {
         assert_eq!(
-            store.message(USER, id).expect("read"),
+            store.message(USER, id).await.expect("read"),
             None,
             "{id} was refused but is stored"
         );
     }
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs a small file system: set DEPESHA_CONFORMANCE_SMALL_DISK (scripts/test mounts one as root)"]
-fn a_full_disk_fails_writes_at_once_and_heals_when_space_is_freed() {
+async fn a_full_disk_fails_writes_at_once_and_heals_when_space_is_freed() {
     // Run on purpose (`--ignored`) without a small disk, this must fail: a pass would
     // claim a full disk was tested.
     let Some(small_disk) = std::env::var_os(SMALL_DISK_ENV) else {
@@ -91,7 +91,7 @@ fn a_full_disk_fails_writes_at_once_and_heals_when_space_is_freed() {
     };
     let store = EmbeddedStore::open_with(data, options).expect("open");
 
-    let acked = fill(&store);
+    let acked = fill(&store).await;
     assert!(!acked.is_empty());
     let after_filling = store.recoveries();
 
@@ -99,13 +99,17 @@ fn a_full_disk_fails_writes_at_once_and_heals_when_space_is_freed() {
     let mut refused = Vec::new();
     for batch in 0..FAILING_WRITES as u64 {
         let (ids, units) = large_batch("refused", batch);
-        match store.commit(units) {
+        match store.commit(units).await {
             Err(StoreError::Io(_)) => refused.extend(ids),
             other => panic!("a write on a full disk: {other:?}"),
         }
-        let _ = store.maintain();
-        assert!(store.message(USER, &acked[0]).expect("read").is_some());
-        assert!(store.pending_count().expect("count") >= acked.len() as u64);
+        let _ = store.maintain().await;
+        assert!(store
+            .message(USER, &acked[0])
+            .await
+            .expect("read")
+            .is_some());
+        assert!(store.pending_count().await.expect("count") >= acked.len() as u64);
     }
     assert_eq!(
         store.recoveries(),
@@ -113,27 +117,33 @@ fn a_full_disk_fails_writes_at_once_and_heals_when_space_is_freed() {
         "failing writes reopened or repaired the store"
     );
     assert_eq!(after_filling.full_repairs, 0);
-    assert_present(&store, &acked);
-    assert_absent(&store, &refused);
+    assert_present(&store, &acked).await;
+    assert_absent(&store, &refused).await;
 
     // Space is freed: the next writes succeed, without a restart.
     std::fs::remove_file(&ballast).expect("free space");
     let mut after = Vec::new();
     for batch in 0..4 {
         let (ids, units) = large_batch("after", batch);
-        store.commit(units).expect("a write once space is freed");
+        store
+            .commit(units)
+            .await
+            .expect("a write once space is freed");
         after.extend(ids);
-        store.maintain().expect("a checkpoint once space is freed");
+        store
+            .maintain()
+            .await
+            .expect("a checkpoint once space is freed");
     }
-    assert_present(&store, &acked);
-    assert_present(&store, &after);
-    assert_absent(&store, &refused);
+    assert_present(&store, &acked).await;
+    assert_present(&store, &after).await;
+    assert_absent(&store, &refused).await;
     assert_eq!(store.recoveries(), after_filling, "healing needed a reopen");
 
     // And it all survives a restart.
     drop(store);
     let store = EmbeddedStore::open(data).expect("reopen");
-    assert_present(&store, &acked);
-    assert_present(&store, &after);
-    assert_absent(&store, &refused);
+    assert_present(&store, &acked).await;
+    assert_present(&store, &after).await;
+    assert_absent(&store, &refused).await;
 }

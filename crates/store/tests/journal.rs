@@ -29,8 +29,8 @@ const READY: &str = "ready";
 
 /// The child: commits batches of four guarded publishes with the given checkpoint
 /// size, printing each id after its commit returned.
-#[test]
-fn committing_child() {
+#[tokio::test]
+async fn committing_child() {
     let Ok(dir) = std::env::var(CHILD_DIR) else {
         return; // run as a normal test: nothing to do
     };
@@ -51,7 +51,7 @@ fn committing_child() {
             .iter()
             .map(|id| claimed_publish(USER, id, batch))
             .collect();
-        store.commit(units).expect("child commit");
+        store.commit(units).await.expect("child commit");
         let mut out = stdout.lock();
         for id in &ids {
             let _ = writeln!(out, "{ACKED}{id}");
@@ -105,7 +105,7 @@ fn kill_child_after(
     acked
 }
 
-fn assert_all_there(store: &EmbeddedStore, acked: &[String]) {
+async fn assert_all_there(store: &EmbeddedStore, acked: &[String]) {
     assert_eq!(
         store.recoveries().full_repairs,
         0,
@@ -113,12 +113,15 @@ fn assert_all_there(store: &EmbeddedStore, acked: &[String]) {
     );
     for id in acked {
         assert!(
-            store.message(USER, id).expect("read").is_some(),
+            store.message(USER, id).await.expect("read").is_some(),
             "{id} was acknowledged but is lost"
         );
     }
-    let due = store.due(None, u64::MAX, 1_000_000).expect("due");
-    assert_eq!(store.pending_count().expect("count"), due.len() as u64);
+    let due = store.due(None, u64::MAX, 1_000_000).await.expect("due");
+    assert_eq!(
+        store.pending_count().await.expect("count"),
+        due.len() as u64
+    );
     let logs = store
         .log_page(
             USER,
@@ -127,6 +130,7 @@ fn assert_all_there(store: &EmbeddedStore, acked: &[String]) {
             1_000_000,
             Order::EarliestFirst,
         )
+        .await
         .expect("logs");
     assert!(logs.items.len() >= acked.len());
     // Every log seq once: a replayed commit is not applied twice.
@@ -138,30 +142,30 @@ fn assert_all_there(store: &EmbeddedStore, acked: &[String]) {
 /// Runs one child in `dir` with this checkpoint size until it acknowledged `at_least`
 /// messages, kills it, reopens the store and checks that every acknowledged message is
 /// there.
-fn crash_and_reopen(
+async fn crash_and_reopen(
     dir: &std::path::Path,
     checkpoint_bytes: u64,
     at_least: usize,
 ) -> (EmbeddedStore, Vec<String>) {
     let acked = kill_child_after(dir, "", checkpoint_bytes, at_least);
     let store = EmbeddedStore::open(dir).expect("reopen");
-    assert_all_there(&store, &acked);
+    assert_all_there(&store, &acked).await;
     (store, acked)
 }
 
-#[test]
-fn a_crash_between_checkpoints_loses_nothing_acknowledged() {
+#[tokio::test]
+async fn a_crash_between_checkpoints_loses_nothing_acknowledged() {
     // No checkpoint within the run: everything the child committed is only in the journal.
     let dir = tempfile::tempdir().expect("tempdir");
-    crash_and_reopen(dir.path(), 64 << 20, 400);
+    crash_and_reopen(dir.path(), 64 << 20, 400).await;
 }
 
-#[test]
-fn a_crash_after_many_checkpoints_loses_nothing_acknowledged() {
+#[tokio::test]
+async fn a_crash_after_many_checkpoints_loses_nothing_acknowledged() {
     // A checkpoint every few commits: the crash lands before, during or just after one,
     // and the journal has been restarted many times.
     let dir = tempfile::tempdir().expect("tempdir");
-    let (store, acked) = crash_and_reopen(dir.path(), 16 << 10, 1_200);
+    let (store, acked) = crash_and_reopen(dir.path(), 16 << 10, 1_200).await;
     // A replayed dedup claim still holds: publishing an acknowledged id again is a
     // duplicate, not a second message.
     let again = &acked[acked.len() - 1];
@@ -175,6 +179,7 @@ fn a_crash_after_many_checkpoints_loses_nothing_acknowledged() {
             },
             vec![Write::PutMessage(message(USER, "other", 1))],
         )])
+        .await
         .expect("commit");
     assert!(
         matches!(outcome[0], depesha_store::UnitOutcome::Rejected(_)),
@@ -182,25 +187,25 @@ fn a_crash_after_many_checkpoints_loses_nothing_acknowledged() {
     );
 }
 
-#[test]
-fn two_crashes_in_a_row_lose_nothing_acknowledged() {
+#[tokio::test]
+async fn two_crashes_in_a_row_lose_nothing_acknowledged() {
     // The second child starts from a journal replayed by the first reopen, writes other
     // messages and crashes too.
     let dir = tempfile::tempdir().expect("tempdir");
     let mut acked = kill_child_after(dir.path(), "first_", 32 << 10, 300);
     let store = EmbeddedStore::open(dir.path()).expect("reopen");
-    assert_all_there(&store, &acked);
+    assert_all_there(&store, &acked).await;
     drop(store);
     acked.extend(kill_child_after(dir.path(), "second_", 32 << 10, 300));
     let store = EmbeddedStore::open(dir.path()).expect("reopen again");
-    assert_all_there(&store, &acked);
+    assert_all_there(&store, &acked).await;
 }
 
-#[test]
-fn a_crash_before_the_first_checkpoint_needs_no_full_repair() {
+#[tokio::test]
+async fn a_crash_before_the_first_checkpoint_needs_no_full_repair() {
     // Only the durable commit that created the tables lies before the crash.
     let dir = tempfile::tempdir().expect("tempdir");
-    let (store, _) = crash_and_reopen(dir.path(), 64 << 20, 40);
+    let (store, _) = crash_and_reopen(dir.path(), 64 << 20, 40).await;
     assert_eq!(store.recoveries(), Recoveries::default());
 }
 
@@ -225,8 +230,8 @@ fn child_committing_without_quick_repair() {
     std::thread::sleep(Duration::from_secs(60));
 }
 
-#[test]
-fn a_file_that_needs_a_full_repair_is_repaired_and_reported_once() {
+#[tokio::test]
+async fn a_file_that_needs_a_full_repair_is_repaired_and_reported_once() {
     // redb calls the repair callback once per pass over the file (three here); the
     // repair is one event, logged and counted once.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -262,6 +267,7 @@ fn a_file_that_needs_a_full_repair_is_repaired_and_reported_once() {
         .commit(vec![Unit::new(vec![Write::PutMessage(message(
             USER, "m", 1,
         ))])])
+        .await
         .expect("commit");
-    assert!(store.message(USER, "m").expect("read").is_some());
+    assert!(store.message(USER, "m").await.expect("read").is_some());
 }

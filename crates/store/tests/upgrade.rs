@@ -70,15 +70,16 @@ fn set_stored_version(dir: &Path, version: u64) {
     txn.commit().expect("commit");
 }
 
-fn message(store: &EmbeddedStore, id: &str) -> Message {
+async fn message(store: &EmbeddedStore, id: &str) -> Message {
     store
         .message(DEFAULT_USER, id)
+        .await
         .expect("read")
         .unwrap_or_else(|| panic!("message {id} is missing"))
 }
 
-#[test]
-fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
+#[tokio::test]
+async fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
     let ids = manifest();
     let id = |name: &str| ids[name].as_str();
     let dir = fixture_copy(true);
@@ -87,7 +88,7 @@ fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
     let store = EmbeddedStore::open(dir.path()).expect("the v3 data dir opens");
 
     // A delayed message with every option the publish set.
-    let delayed = message(&store, id("delayed"));
+    let delayed = message(&store, id("delayed")).await;
     assert_eq!(delayed.state, MessageState::Pending);
     assert_eq!(delayed.method, "PUT");
     assert_eq!(delayed.max_retries, 4);
@@ -117,17 +118,19 @@ fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
     // The paused queue and its two queued messages, in order.
     let queue = store
         .queue(DEFAULT_USER, "paused-q")
+        .await
         .expect("read")
         .expect("queue");
     assert!(queue.paused);
     assert_eq!(queue.parallelism, 2);
     let items = store
         .queue_items(DEFAULT_USER, "paused-q", 10)
+        .await
         .expect("items");
     let holders: Vec<&str> = items.iter().map(|(_, holder)| holder.as_str()).collect();
     assert_eq!(holders, [id("queued1"), id("queued2")]);
     for name in ["queued1", "queued2"] {
-        let queued = message(&store, id(name));
+        let queued = message(&store, id(name)).await;
         assert_eq!(queued.state, MessageState::Queued);
         assert_eq!(
             queued.queue_item.as_ref().map(|i| i.queue.as_str()),
@@ -135,39 +138,47 @@ fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
         );
     }
     assert_eq!(
-        store.queues_with_items().expect("queues"),
+        store.queues_with_items().await.expect("queues"),
         [QueueRef::new(DEFAULT_USER, "paused-q")]
     );
 
     // The paused flow-control key and its wait-list.
     let key = store
         .flow_key(DEFAULT_USER, "fk")
+        .await
         .expect("read")
         .expect("key");
     assert!(key.paused);
     assert_eq!(key.parallelism, Some(1));
     assert_eq!(
-        store.waiting_count(DEFAULT_USER, "fk", 10).expect("count"),
+        store
+            .waiting_count(DEFAULT_USER, "fk", 10)
+            .await
+            .expect("count"),
         2
     );
     for name in ["waiting1", "waiting2"] {
-        assert_eq!(message(&store, id(name)).state, MessageState::Waiting);
+        assert_eq!(message(&store, id(name)).await.state, MessageState::Waiting);
     }
     assert_eq!(
-        message(&store, id("flow_delayed")).state,
+        message(&store, id("flow_delayed")).await.state,
         MessageState::Pending
     );
 
     // Delivered, and dead-lettered.
-    let delivered = message(&store, id("delivered"));
+    let delivered = message(&store, id("delivered")).await;
     assert_eq!(delivered.state, MessageState::Delivered);
     assert!(delivered.expires_at.is_some());
     assert_eq!(
-        store.message(DEFAULT_USER, id("failed")).expect("read"),
+        store
+            .message(DEFAULT_USER, id("failed"))
+            .await
+            .expect("read"),
         None
     );
     let dead = store
         .dlq_entry(DEFAULT_USER, id("dlq"))
+        .await
         .expect("read")
         .expect("DLQ entry");
     assert_eq!(dead.message.id, id("failed"));
@@ -188,6 +199,7 @@ fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
             1000,
             Order::EarliestFirst,
         )
+        .await
         .expect("logs")
         .items;
     let states_of = |message_id: &str| -> Vec<LogState> {
@@ -214,11 +226,12 @@ fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
     assert!(states_of(id("failed")).contains(&LogState::Failed));
 
     // Signing keys (the second user rotated them), the URL group, the schedules.
-    let keys = store.keys(SECOND_USER).expect("read").expect("keys");
+    let keys = store.keys(SECOND_USER).await.expect("read").expect("keys");
     assert_eq!(keys.current, ids["keys2.current"]);
     assert_eq!(keys.next, ids["keys2.next"]);
     let group = store
         .group(DEFAULT_USER, "grp")
+        .await
         .expect("read")
         .expect("group");
     let endpoints: Vec<(Option<&str>, bool)> = group
@@ -232,7 +245,7 @@ fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
         })
         .collect();
     assert_eq!(endpoints, [(Some("a"), true), (None, true)]);
-    let schedules = store.schedules(DEFAULT_USER).expect("schedules");
+    let schedules = store.schedules(DEFAULT_USER).await.expect("schedules");
     let ids_and_pause: Vec<(&str, &str, bool)> = schedules
         .iter()
         .map(|s| (s.id.as_str(), s.cron.as_str(), s.paused))
@@ -247,41 +260,46 @@ fn the_previous_release_s_data_dir_is_upgraded_and_reads_back_whole() {
 
     // The commits after the last checkpoint were in the journal only; they are there.
     assert_eq!(
-        message(&store, id("checkpointed")).state,
+        message(&store, id("checkpointed")).await.state,
         MessageState::Pending
     );
-    let journaled = message(&store, id("journaled"));
+    let journaled = message(&store, id("journaled")).await;
     assert_eq!(journaled.body, b"last");
     assert_eq!(journaled.due, journaled.created_at + 86_400_000);
 
-    store.close().expect("close");
+    store.close().await.expect("close");
     drop(store);
     assert_eq!(stored_version(dir.path()), Some(FORMAT_VERSION));
 
     // And it opens again, as a file of the current version.
     let store = EmbeddedStore::open(dir.path()).expect("reopen");
-    assert_eq!(message(&store, id("journaled")).body, b"last");
+    assert_eq!(message(&store, id("journaled")).await.body, b"last");
     assert_eq!(
-        store.waiting_count(DEFAULT_USER, "fk", 10).expect("count"),
+        store
+            .waiting_count(DEFAULT_USER, "fk", 10)
+            .await
+            .expect("count"),
         2
     );
 }
 
 /// Proves the fixture does what the test above relies on: the last publish is in the
 /// journal and not in the database file.
-#[test]
-fn the_fixture_s_last_publish_is_in_its_journal_only() {
+#[tokio::test]
+async fn the_fixture_s_last_publish_is_in_its_journal_only() {
     let ids = manifest();
     let dir = fixture_copy(false);
     let store = EmbeddedStore::open(dir.path()).expect("open without the journal");
     assert_eq!(
         store
             .message(DEFAULT_USER, &ids["journaled"])
+            .await
             .expect("read"),
         None
     );
     assert!(store
         .message(DEFAULT_USER, &ids["checkpointed"])
+        .await
         .expect("read")
         .is_some());
 }

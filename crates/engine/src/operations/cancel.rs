@@ -26,7 +26,7 @@ impl Engine {
         let now = self.clock().now();
         let mut units = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(message) = self.store().message(user, id)? {
+            if let Some(message) = self.store().message(user, id).await? {
                 units.push(cancel_unit(&message, now));
             }
         }
@@ -47,7 +47,7 @@ impl Engine {
         };
         let mut total = 0;
         loop {
-            let ids = self.store().pending_ids(user, filter, limit)?;
+            let ids = self.store().pending_ids(user, filter, limit).await?;
             if ids.is_empty() {
                 break;
             }

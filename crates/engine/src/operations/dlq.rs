@@ -41,7 +41,7 @@ impl Engine {
             new_ids.push(message.id.clone());
             let mut messages = vec![message];
             let queue_writes = match messages[0].queue_name.clone() {
-                Some(queue) => self.enqueue_writes(user, &queue, &mut messages)?,
+                Some(queue) => self.enqueue_writes(user, &queue, &mut messages).await?,
                 None => Vec::new(),
             };
             let mut writes = creation_writes(messages, now);

@@ -17,7 +17,7 @@ impl Engine {
         key: &str,
         paused: bool,
     ) -> Result<(), EngineError> {
-        let mut flow = self.existing_flow_key(user, key)?;
+        let mut flow = self.existing_flow_key(user, key).await?;
         flow.paused = paused;
         self.save_flow_key(flow).await
     }
@@ -25,7 +25,7 @@ impl Engine {
     /// These limits hold, whatever new messages carry, until unpinned. Pinning starts
     /// a new rate period.
     pub async fn pin_flow(&self, user: &str, key: &str, pin: &Pin) -> Result<(), EngineError> {
-        let mut flow = self.existing_flow_key(user, key)?;
+        let mut flow = self.existing_flow_key(user, key).await?;
         flow.pin(pin, self.clock().now());
         self.save_flow_key(flow).await?;
         self.restart_flow_period(user, key).await;
@@ -40,22 +40,23 @@ impl Engine {
         parallelism: bool,
         rate: bool,
     ) -> Result<(), EngineError> {
-        let mut flow = self.existing_flow_key(user, key)?;
+        let mut flow = self.existing_flow_key(user, key).await?;
         flow.unpin(parallelism, rate, self.clock().now());
         self.save_flow_key(flow).await
     }
 
     /// `resetRate`: the started count goes to 0 and a new period begins now.
     pub async fn reset_flow_rate(&self, user: &str, key: &str) -> Result<(), EngineError> {
-        self.existing_flow_key(user, key)?;
+        self.existing_flow_key(user, key).await?;
         self.restart_flow_period(user, key).await;
         Ok(())
     }
 
-    fn existing_flow_key(&self, user: &str, key: &str) -> Result<FlowKey, EngineError> {
+    async fn existing_flow_key(&self, user: &str, key: &str) -> Result<FlowKey, EngineError> {
         Ok(self
             .store()
-            .flow_key(user, key)?
+            .flow_key(user, key)
+            .await?
             .ok_or_else(|| Missing::FlowKey(key.to_string()))?)
     }
 

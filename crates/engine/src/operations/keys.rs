@@ -13,7 +13,7 @@ impl Engine {
         user: &str,
         preset: Option<SigningKeys>,
     ) -> Result<SigningKeys, EngineError> {
-        if let Some(keys) = self.store().keys(user)? {
+        if let Some(keys) = self.store().keys(user).await? {
             self.inner().cache_keys(user, keys.clone());
             return Ok(keys);
         }

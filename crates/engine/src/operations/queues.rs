@@ -17,7 +17,7 @@ impl Engine {
         user: &str,
         settings: &QueueSettings,
     ) -> Result<(), EngineError> {
-        let existing = self.store().queue(user, &settings.name)?;
+        let existing = self.store().queue(user, &settings.name).await?;
         let queue = Queue::upserted(existing, user, settings, self.clock().now());
         self.save_and_fill(queue).await
     }
@@ -32,7 +32,8 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let mut queue = self
             .store()
-            .queue(user, name)?
+            .queue(user, name)
+            .await?
             .ok_or_else(|| Missing::Queue(name.to_string()))?;
         queue.paused = paused;
         queue.updated_at = self.clock().now();
@@ -42,13 +43,13 @@ impl Engine {
     /// Deletes the queue and cancels the messages still in it.
     pub async fn delete_queue(&self, user: &str, name: &str) -> Result<(), EngineError> {
         let store = self.store();
-        if store.queue(user, name)?.is_none() {
+        if store.queue(user, name).await?.is_none() {
             return Err(Missing::Queue(name.to_string()).into());
         }
         let now = self.clock().now();
         let mut units = Vec::new();
-        for (position, holder) in store.queue_items(user, name, usize::MAX)? {
-            if let Some(message) = store.message(user, &holder)? {
+        for (position, holder) in store.queue_items(user, name, usize::MAX).await? {
+            if let Some(message) = store.message(user, &holder).await? {
                 if message.state.is_unfinished() {
                     units.push(cancel_unit(&message, now));
                 }

@@ -15,7 +15,7 @@ impl Engine {
         user: &str,
         settings: ScheduleSettings,
     ) -> Result<String, EngineError> {
-        let existing = self.store().schedule(user, &settings.id)?;
+        let existing = self.store().schedule(user, &settings.id).await?;
         let schedule = Schedule::stored(user, settings, existing.as_ref(), self.clock().now());
         let id = schedule.id.clone();
         self.put(schedule).await?;
@@ -32,7 +32,8 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let mut schedule = self
             .store()
-            .schedule(user, id)?
+            .schedule(user, id)
+            .await?
             .ok_or_else(|| Missing::Schedule(id.to_string()))?;
         if schedule.set_paused(paused, self.clock().now()) {
             self.put(schedule).await?;
@@ -41,7 +42,7 @@ impl Engine {
     }
 
     pub async fn delete_schedule(&self, user: &str, id: &str) -> Result<(), EngineError> {
-        if self.store().schedule(user, id)?.is_none() {
+        if self.store().schedule(user, id).await?.is_none() {
             return Err(Missing::Schedule(id.to_string()).into());
         }
         self.commit(vec![Unit::new(vec![Write::DeleteSchedule {

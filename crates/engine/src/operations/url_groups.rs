@@ -19,7 +19,8 @@ impl Engine {
         let now = self.clock().now();
         let mut group = self
             .store()
-            .group(user, name)?
+            .group(user, name)
+            .await?
             .unwrap_or_else(|| UrlGroup::new(user, name, now));
         group.upsert(endpoints, now);
         self.put_group(group).await
@@ -32,7 +33,7 @@ impl Engine {
         name: &str,
         selectors: &[EndpointSelector],
     ) -> Result<(), EngineError> {
-        let mut group = self.existing_group(user, name)?;
+        let mut group = self.existing_group(user, name).await?;
         group.remove(selectors, self.clock().now());
         if group.endpoints.is_empty() {
             self.delete_group(user, name).await
@@ -49,7 +50,7 @@ impl Engine {
         name: &str,
         headers: Vec<(String, String)>,
     ) -> Result<(), EngineError> {
-        let mut group = self.existing_group(user, name)?;
+        let mut group = self.existing_group(user, name).await?;
         group.default_headers = headers;
         group.updated_at = self.clock().now();
         self.put_group(group).await
@@ -66,10 +67,11 @@ impl Engine {
         Ok(())
     }
 
-    fn existing_group(&self, user: &str, name: &str) -> Result<UrlGroup, EngineError> {
+    async fn existing_group(&self, user: &str, name: &str) -> Result<UrlGroup, EngineError> {
         Ok(self
             .store()
-            .group(user, name)?
+            .group(user, name)
+            .await?
             .ok_or_else(|| Missing::UrlGroup(name.to_string()))?)
     }
 

@@ -66,7 +66,11 @@ impl Harness {
             limits: PublishLimits::default(),
             dedup_window_ms: 600_000,
         };
-        let plan = self.engine.plan(request, &policy).expect("a valid publish");
+        let plan = self
+            .engine
+            .plan(request, &policy)
+            .await
+            .expect("a valid publish");
         let accepted = self.engine.accept(vec![plan]).await.expect("accepted");
         accepted[0].receipts[0].message_id.clone()
     }

@@ -50,6 +50,7 @@ pub async fn batch(
                 },
                 &policy,
             )
+            .await
             .map_err(|e| at(e.into()))?;
         plans.push(plan);
     }

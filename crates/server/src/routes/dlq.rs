@@ -29,7 +29,7 @@ pub async fn list(
     if filter.selects_nothing() {
         return Ok(Json(json!({ "messages": [] })));
     }
-    let page = filter_page(&state, &user.id, &filter, &paging)?;
+    let page = filter_page(&state, &user.id, &filter, &paging).await?;
     let messages: Vec<DlqView> = page.items.iter().map(DlqView::of).collect();
     Ok(Json(with_cursor(
         json!({ "messages": messages }),
@@ -42,7 +42,7 @@ pub async fn get(
     user: User,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<DlqView>> {
-    match state.engine.reads().dlq_entry(&user.id, &id)? {
+    match state.engine.reads().dlq_entry(&user.id, &id).await? {
         Some(entry) => Ok(Json(DlqView::of(&entry))),
         None => Err(Missing::DlqEntry(id).into()),
     }
@@ -66,7 +66,7 @@ pub async fn delete_many(
     request: Request,
 ) -> ApiResult<Json<Value>> {
     let (filter, paging) = selection(&state, request).await?;
-    let (ids, cursor) = select_ids(&state, &user.id, filter, &paging)?;
+    let (ids, cursor) = select_ids(&state, &user.id, filter, &paging).await?;
     let deleted = state.engine.delete_dlq_entries(&user.id, &ids).await?;
     Ok(Json(with_cursor(json!({ "deleted": deleted }), cursor)))
 }
@@ -81,7 +81,8 @@ pub async fn retry_one(
     let entry = state
         .engine
         .reads()
-        .dlq_entry(&user.id, &id)?
+        .dlq_entry(&user.id, &id)
+        .await?
         .ok_or_else(|| Missing::DlqEntry(id.clone()))?;
     let retried = state
         .engine
@@ -104,7 +105,7 @@ pub async fn retry_many(
 ) -> ApiResult<Response> {
     let overrides = overrides(&state, &request)?;
     let (filter, paging) = selection(&state, request).await?;
-    let (entries, cursor) = select_entries(&state, &user.id, filter, &paging)?;
+    let (entries, cursor) = select_entries(&state, &user.id, filter, &paging).await?;
     let retried = state
         .engine
         .retry_dlq_entries(&user.id, &entries, &overrides)
@@ -138,7 +139,7 @@ async fn selection(state: &AppState, request: Request) -> ApiResult<(Filter, Pag
 
 /// The DLQ ids a bulk operation works on: the given `dlqIds`, or one page of entries
 /// matching the filter, with the cursor of the next page.
-fn select_ids(
+async fn select_ids(
     state: &AppState,
     user: &str,
     filter: Filter,
@@ -150,7 +151,7 @@ fn select_ids(
     if !filter.ids.is_empty() {
         return Ok((filter.ids, None));
     }
-    let page = filter_page(state, user, &filter, paging)?;
+    let page = filter_page(state, user, &filter, paging).await?;
     Ok((
         page.items.into_iter().map(|e| e.dlq_id).collect(),
         page.next_cursor,
@@ -159,7 +160,7 @@ fn select_ids(
 
 /// Like [`select_ids`], but the entries themselves (a retry needs them): the page
 /// read once, not each entry again.
-fn select_entries(
+async fn select_entries(
     state: &AppState,
     user: &str,
     filter: Filter,
@@ -169,29 +170,33 @@ fn select_entries(
         return Ok((Vec::new(), None));
     }
     if filter.ids.is_empty() {
-        let page = filter_page(state, user, &filter, paging)?;
+        let page = filter_page(state, user, &filter, paging).await?;
         return Ok((page.items, page.next_cursor));
     }
     let mut entries = Vec::with_capacity(filter.ids.len());
     for id in &filter.ids {
-        entries.extend(state.engine.reads().dlq_entry(user, id)?);
+        entries.extend(state.engine.reads().dlq_entry(user, id).await?);
     }
     Ok((entries, None))
 }
 
-fn filter_page(
+async fn filter_page(
     state: &AppState,
     user: &str,
     filter: &Filter,
     paging: &Paging,
 ) -> ApiResult<Page<DlqEntry>> {
-    Ok(state.engine.reads().dlq_page(
-        user,
-        filter,
-        paging.cursor.as_deref(),
-        paging.count,
-        paging.order.unwrap_or(Order::EarliestFirst),
-    )?)
+    Ok(state
+        .engine
+        .reads()
+        .dlq_page(
+            user,
+            filter,
+            paging.cursor.as_deref(),
+            paging.count,
+            paging.order.unwrap_or(Order::EarliestFirst),
+        )
+        .await?)
 }
 
 /// `Upstash-*` headers on a retry request override the original settings (spec §3.5).

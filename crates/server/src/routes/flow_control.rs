@@ -16,18 +16,19 @@ use crate::request::IdPath;
 use crate::state::AppState;
 use crate::views::FlowKeyView;
 
-fn view(state: &AppState, key: FlowKey) -> ApiResult<FlowKeyView> {
+async fn view(state: &AppState, key: FlowKey) -> ApiResult<FlowKeyView> {
     let waiting = state
         .engine
         .reads()
-        .waiting_count(&key.user, &key.key, u64::MAX)?;
+        .waiting_count(&key.user, &key.key, u64::MAX)
+        .await?;
     let counters = state.engine.flow_counters(&key.user, &key.key);
     Ok(FlowKeyView::of(key, waiting, counters))
 }
 
 /// An unknown key is a 404 before its parameters are looked at.
-fn known(state: &AppState, user: &str, key: &str) -> ApiResult<()> {
-    match state.engine.reads().flow_key(user, key)? {
+async fn known(state: &AppState, user: &str, key: &str) -> ApiResult<()> {
+    match state.engine.reads().flow_key(user, key).await? {
         Some(_) => Ok(()),
         None => Err(Missing::FlowKey(key.to_string()).into()),
     }
@@ -51,12 +52,14 @@ pub async fn list(
             }
         }
     }
-    let keys = state.engine.reads().flow_keys(&user.id)?;
-    let views = keys
+    let keys = state.engine.reads().flow_keys(&user.id).await?;
+    let mut views = Vec::with_capacity(keys.len());
+    for k in keys
         .into_iter()
         .filter(|k| search.as_ref().is_none_or(|s| k.key.contains(s.as_str())))
-        .map(|k| view(&state, k))
-        .collect::<ApiResult<_>>()?;
+    {
+        views.push(view(&state, k).await?);
+    }
     Ok(Json(views))
 }
 
@@ -65,8 +68,8 @@ pub async fn get(
     user: User,
     IdPath(key): IdPath,
 ) -> ApiResult<Json<FlowKeyView>> {
-    match state.engine.reads().flow_key(&user.id, &key)? {
-        Some(flow) => Ok(Json(view(&state, flow)?)),
+    match state.engine.reads().flow_key(&user.id, &key).await? {
+        Some(flow) => Ok(Json(view(&state, flow).await?)),
         None => Err(Missing::FlowKey(key).into()),
     }
 }
@@ -98,7 +101,7 @@ pub async fn pin(
     IdPath(key): IdPath,
     request: Request,
 ) -> ApiResult<Json<Value>> {
-    known(&state, &user.id, &key)?;
+    known(&state, &user.id, &key).await?;
     let mut pin = Pin::default();
     for (k, v) in crate::query::pairs(request.uri().query().unwrap_or("")) {
         match k.as_str() {
@@ -133,7 +136,7 @@ pub async fn unpin(
     IdPath(key): IdPath,
     request: Request,
 ) -> ApiResult<Json<Value>> {
-    known(&state, &user.id, &key)?;
+    known(&state, &user.id, &key).await?;
     let (mut parallelism, mut rate) = (false, false);
     for (k, v) in crate::query::pairs(request.uri().query().unwrap_or("")) {
         let yes = match v.to_ascii_lowercase().as_str() {

@@ -21,13 +21,17 @@ pub async fn list(
     let mut pairs = crate::query::pairs(request.uri().query().unwrap_or(""));
     pairs.retain(|(k, _)| k != "qstash_token");
     let (filter, paging) = filter::parse(Scope::Logs, &pairs)?;
-    let page = state.engine.reads().log_page(
-        &user.id,
-        &filter,
-        paging.cursor.as_deref(),
-        paging.count,
-        paging.order.unwrap_or(Order::LatestFirst),
-    )?;
+    let page = state
+        .engine
+        .reads()
+        .log_page(
+            &user.id,
+            &filter,
+            paging.cursor.as_deref(),
+            paging.count,
+            paging.order.unwrap_or(Order::LatestFirst),
+        )
+        .await?;
     let events = json!(page.items.iter().map(LogView::of).collect::<Vec<_>>());
     let mut answer = json!({ "events": events.clone(), "logs": events });
     if let Some(cursor) = page.next_cursor {

@@ -22,7 +22,7 @@ pub async fn get(
     user: User,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<MessageView>> {
-    let message = state.engine.reads().message(&user.id, &id)?;
+    let message = state.engine.reads().message(&user.id, &id).await?;
     match message {
         Some(m) => Ok(Json(MessageView::of(&m))),
         None => Err(Missing::Message(id).into()),

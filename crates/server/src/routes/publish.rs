@@ -61,18 +61,21 @@ async fn accept(
     headers.extend(query_config);
     let body = read_body(body, state.config.max_body_bytes).await?;
 
-    let plan = state.engine.plan(
-        PublishRequest {
-            user: &user.id,
-            destination: &destination,
-            headers,
-            body: body.to_vec(),
-            caller_ip: caller_ip(&parts.extensions),
-            queue: queue.as_deref(),
-            schedule_id: None,
-        },
-        &state.policy(),
-    )?;
+    let plan = state
+        .engine
+        .plan(
+            PublishRequest {
+                user: &user.id,
+                destination: &destination,
+                headers,
+                body: body.to_vec(),
+                caller_ip: caller_ip(&parts.extensions),
+                queue: queue.as_deref(),
+                schedule_id: None,
+            },
+            &state.policy(),
+        )
+        .await?;
     let accepted = state
         .engine
         .accept(vec![plan])

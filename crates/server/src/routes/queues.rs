@@ -25,8 +25,8 @@ struct Upsert {
     paused: Option<bool>,
 }
 
-fn view(state: &AppState, q: Queue) -> ApiResult<QueueView> {
-    let lag = state.engine.reads().queue_lag(&q.user, &q.name)?;
+async fn view(state: &AppState, q: Queue) -> ApiResult<QueueView> {
+    let lag = state.engine.reads().queue_lag(&q.user, &q.name).await?;
     Ok(QueueView::of(q, lag))
 }
 
@@ -47,11 +47,11 @@ pub async fn upsert(
 }
 
 pub async fn list(State(state): State<AppState>, user: User) -> ApiResult<Json<Vec<QueueView>>> {
-    let queues = state.engine.reads().queues(&user.id)?;
-    let views = queues
-        .into_iter()
-        .map(|q| view(&state, q))
-        .collect::<ApiResult<_>>()?;
+    let queues = state.engine.reads().queues(&user.id).await?;
+    let mut views = Vec::with_capacity(queues.len());
+    for q in queues {
+        views.push(view(&state, q).await?);
+    }
     Ok(Json(views))
 }
 
@@ -60,8 +60,8 @@ pub async fn get(
     user: User,
     IdPath(name): IdPath,
 ) -> ApiResult<Json<QueueView>> {
-    match state.engine.reads().queue(&user.id, &name)? {
-        Some(queue) => Ok(Json(view(&state, queue)?)),
+    match state.engine.reads().queue(&user.id, &name).await? {
+        Some(queue) => Ok(Json(view(&state, queue).await?)),
         None => Err(Missing::Queue(name).into()),
     }
 }

@@ -39,11 +39,11 @@ const PREFIX: &str = "/v2/schedules/";
 
 /// `GET /v2/schedules`: the caller's schedules, by id (`[]` when none).
 pub async fn list(State(state): State<AppState>, user: User) -> ApiResult<Json<Vec<ScheduleView>>> {
-    let schedules = state.engine.reads().schedules(&user.id)?;
-    let views = schedules
-        .iter()
-        .map(|s| view(&state, s))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let schedules = state.engine.reads().schedules(&user.id).await?;
+    let mut views = Vec::with_capacity(schedules.len());
+    for s in &schedules {
+        views.push(view(&state, s).await?);
+    }
     Ok(Json(views))
 }
 
@@ -54,8 +54,8 @@ pub async fn get(
     uri: Uri,
 ) -> ApiResult<Json<ScheduleView>> {
     let id = id_of(&uri)?;
-    let schedule = load(&state, &user, &id)?;
-    Ok(Json(view(&state, &schedule)?))
+    let schedule = load(&state, &user, &id).await?;
+    Ok(Json(view(&state, &schedule).await?))
 }
 
 /// `DELETE /v2/schedules/{id}`: 404 when there is no such schedule.
@@ -130,21 +130,16 @@ async fn set_paused(
     Ok(Json(json!({})))
 }
 
-fn load(state: &AppState, user: &User, id: &str) -> ApiResult<Schedule> {
-    match state.engine.reads().schedule(&user.id, id)? {
+async fn load(state: &AppState, user: &User, id: &str) -> ApiResult<Schedule> {
+    match state.engine.reads().schedule(&user.id, id).await? {
         Some(schedule) => Ok(schedule),
         None => Err(Missing::Schedule(id.to_string()).into()),
     }
 }
 
-fn view(state: &AppState, schedule: &Schedule) -> ApiResult<ScheduleView> {
+async fn view(state: &AppState, schedule: &Schedule) -> ApiResult<ScheduleView> {
     let now = state.engine.clock().now();
-    Ok(ScheduleView::of(
-        schedule,
-        &state.config.limits,
-        now,
-        state.engine.reads(),
-    )?)
+    Ok(ScheduleView::of(schedule, &state.config.limits, now, state.engine.reads()).await?)
 }
 
 /// What follows `/v2/schedules/` in the raw path.

@@ -46,7 +46,7 @@ fn check_name(name: &str) -> ApiResult<()> {
 }
 
 pub async fn list(State(state): State<AppState>, user: User) -> ApiResult<Json<Vec<GroupView>>> {
-    let groups = state.engine.reads().groups(&user.id)?;
+    let groups = state.engine.reads().groups(&user.id).await?;
     Ok(Json(groups.into_iter().map(GroupView::of).collect()))
 }
 
@@ -55,7 +55,7 @@ pub async fn get(
     user: User,
     IdPath(name): IdPath,
 ) -> ApiResult<Json<GroupView>> {
-    match state.engine.reads().group(&user.id, &name)? {
+    match state.engine.reads().group(&user.id, &name).await? {
         Some(group) => Ok(Json(GroupView::of(group))),
         None => Err(Missing::UrlGroup(name).into()),
     }

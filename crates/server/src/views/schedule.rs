@@ -47,7 +47,7 @@ pub struct ScheduleView {
 impl ScheduleView {
     /// `messages`: where the last tick's messages that have not finished yet are
     /// looked up.
-    pub fn of(
+    pub async fn of(
         s: &Schedule,
         limits: &PublishLimits,
         now: UnixMillis,
@@ -84,7 +84,7 @@ impl ScheduleView {
             last_schedule_time: s.last_schedule_time,
             next_schedule_time: (!s.paused && s.next_schedule_time != NEVER)
                 .then_some(s.next_schedule_time),
-            last_schedule_states: last_states(s, messages)?,
+            last_schedule_states: last_states(s, messages).await?,
             error: s.error.clone(),
         })
     }
@@ -92,7 +92,7 @@ impl ScheduleView {
 
 /// How each message of the last tick stands: as recorded when it finished, else as
 /// stored now.
-fn last_states(
+async fn last_states(
     s: &Schedule,
     messages: &(impl MessageStore + ?Sized),
 ) -> StoreResult<BTreeMap<String, &'static str>> {
@@ -102,7 +102,7 @@ fn last_states(
         let shown = match finished {
             Some((_, true)) => "SUCCESS",
             Some((_, false)) => "FAIL",
-            None => match messages.message(&s.user, id)? {
+            None => match messages.message(&s.user, id).await? {
                 Some(m) if m.state == MessageState::Delivered => "SUCCESS",
                 Some(_) => "IN_PROGRESS",
                 // Cancelled before it finished.

@@ -2,6 +2,7 @@
 //! `records.rs`, `queues.rs`, `flow.rs`, `schedules.rs`) on the current database,
 //! once more after a reopen when the first try met an I/O error.
 
+use async_trait::async_trait;
 use depesha_core::dlq::DlqEntry;
 use depesha_core::filter::{Filter, Order};
 use depesha_core::flow_key::FlowKey;
@@ -20,12 +21,13 @@ use crate::{
     ScheduleStore, StoreResult,
 };
 
+#[async_trait]
 impl MessageStore for EmbeddedStore {
-    fn message(&self, user: &str, id: &str) -> StoreResult<Option<Message>> {
+    async fn message(&self, user: &str, id: &str) -> StoreResult<Option<Message>> {
         self.with(true, |db| reads::message(db, user, id))
     }
 
-    fn due(
+    async fn due(
         &self,
         after: Option<&DueKey>,
         until: UnixMillis,
@@ -34,21 +36,27 @@ impl MessageStore for EmbeddedStore {
         self.with(true, |db| reads::due(db, after, until, limit))
     }
 
-    fn pending_ids(&self, user: &str, filter: &Filter, limit: usize) -> StoreResult<Vec<String>> {
+    async fn pending_ids(
+        &self,
+        user: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
         self.with(true, |db| reads::pending_ids(db, user, filter, limit))
     }
 
-    fn pending_count(&self) -> StoreResult<u64> {
+    async fn pending_count(&self) -> StoreResult<u64> {
         self.with(true, reads::pending_count)
     }
 }
 
+#[async_trait]
 impl DlqStore for EmbeddedStore {
-    fn dlq_entry(&self, user: &str, dlq_id: &str) -> StoreResult<Option<DlqEntry>> {
+    async fn dlq_entry(&self, user: &str, dlq_id: &str) -> StoreResult<Option<DlqEntry>> {
         self.with(true, |db| reads::dlq_entry(db, user, dlq_id))
     }
 
-    fn dlq_page(
+    async fn dlq_page(
         &self,
         user: &str,
         filter: &Filter,
@@ -62,8 +70,9 @@ impl DlqStore for EmbeddedStore {
     }
 }
 
+#[async_trait]
 impl LogStore for EmbeddedStore {
-    fn log_page(
+    async fn log_page(
         &self,
         user: &str,
         filter: &Filter,
@@ -77,40 +86,43 @@ impl LogStore for EmbeddedStore {
     }
 }
 
+#[async_trait]
 impl KeyStore for EmbeddedStore {
-    fn keys(&self, user: &str) -> StoreResult<Option<SigningKeys>> {
+    async fn keys(&self, user: &str) -> StoreResult<Option<SigningKeys>> {
         self.with(true, |db| reads::keys(db, user))
     }
 }
 
+#[async_trait]
 impl GroupStore for EmbeddedStore {
-    fn group(&self, user: &str, name: &str) -> StoreResult<Option<UrlGroup>> {
+    async fn group(&self, user: &str, name: &str) -> StoreResult<Option<UrlGroup>> {
         self.with(true, |db| records::record(db, tables::GROUPS, user, name))
     }
 
-    fn groups(&self, user: &str) -> StoreResult<Vec<UrlGroup>> {
+    async fn groups(&self, user: &str) -> StoreResult<Vec<UrlGroup>> {
         self.with(true, |db| records::records(db, tables::GROUPS, user))
     }
 }
 
+#[async_trait]
 impl QueueStore for EmbeddedStore {
-    fn queue(&self, user: &str, name: &str) -> StoreResult<Option<Queue>> {
+    async fn queue(&self, user: &str, name: &str) -> StoreResult<Option<Queue>> {
         self.with(true, |db| records::record(db, tables::QUEUES, user, name))
     }
 
-    fn queues(&self, user: &str) -> StoreResult<Vec<Queue>> {
+    async fn queues(&self, user: &str) -> StoreResult<Vec<Queue>> {
         self.with(true, |db| records::records(db, tables::QUEUES, user))
     }
 
-    fn queues_with_items(&self) -> StoreResult<Vec<QueueRef>> {
+    async fn queues_with_items(&self) -> StoreResult<Vec<QueueRef>> {
         self.with(true, queues::queues_with_items)
     }
 
-    fn queue_lag(&self, user: &str, name: &str) -> StoreResult<u64> {
+    async fn queue_lag(&self, user: &str, name: &str) -> StoreResult<u64> {
         self.with(true, |db| queues::queue_lag(db, user, name))
     }
 
-    fn queue_items(
+    async fn queue_items(
         &self,
         user: &str,
         name: &str,
@@ -120,34 +132,36 @@ impl QueueStore for EmbeddedStore {
     }
 }
 
+#[async_trait]
 impl FlowKeyStore for EmbeddedStore {
-    fn flow_key(&self, user: &str, key: &str) -> StoreResult<Option<FlowKey>> {
+    async fn flow_key(&self, user: &str, key: &str) -> StoreResult<Option<FlowKey>> {
         self.with(true, |db| records::record(db, tables::FLOW_KEYS, user, key))
     }
 
-    fn flow_keys(&self, user: &str) -> StoreResult<Vec<FlowKey>> {
+    async fn flow_keys(&self, user: &str) -> StoreResult<Vec<FlowKey>> {
         self.with(true, |db| records::records(db, tables::FLOW_KEYS, user))
     }
 
-    fn waiting_count(&self, user: &str, key: &str, limit: u64) -> StoreResult<u64> {
+    async fn waiting_count(&self, user: &str, key: &str, limit: u64) -> StoreResult<u64> {
         self.with(true, |db| flow::waiting_count(db, user, key, limit))
     }
 
-    fn keys_with_waiting(&self) -> StoreResult<Vec<FlowKeyRef>> {
+    async fn keys_with_waiting(&self) -> StoreResult<Vec<FlowKeyRef>> {
         self.with(true, flow::keys_with_waiting)
     }
 }
 
+#[async_trait]
 impl ScheduleStore for EmbeddedStore {
-    fn schedule(&self, user: &str, id: &str) -> StoreResult<Option<Schedule>> {
+    async fn schedule(&self, user: &str, id: &str) -> StoreResult<Option<Schedule>> {
         self.with(true, |db| records::record(db, tables::SCHEDULES, user, id))
     }
 
-    fn schedules(&self, user: &str) -> StoreResult<Vec<Schedule>> {
+    async fn schedules(&self, user: &str) -> StoreResult<Vec<Schedule>> {
         self.with(true, |db| records::records(db, tables::SCHEDULES, user))
     }
 
-    fn due_schedules(
+    async fn due_schedules(
         &self,
         until: UnixMillis,
         limit: usize,

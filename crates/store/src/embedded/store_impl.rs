@@ -3,13 +3,15 @@
 
 use std::time::Instant;
 
+use async_trait::async_trait;
 use depesha_core::UnixMillis;
 
 use super::{codec, commit, prune, EmbeddedStore};
 use crate::{PruneStats, Store, StoreError, StoreResult, Unit, UnitOutcome};
 
+#[async_trait]
 impl Store for EmbeddedStore {
-    fn commit_deferred(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
+    async fn commit_deferred(&self, units: Vec<Unit>) -> StoreResult<Vec<UnitOutcome>> {
         let mut units = Some(units);
         self.with_opened(false, |opened| {
             let mut journal = opened.journal()?;
@@ -22,7 +24,7 @@ impl Store for EmbeddedStore {
         })
     }
 
-    fn maintain(&self) -> StoreResult<()> {
+    async fn maintain(&self) -> StoreResult<()> {
         self.with_opened(false, |opened| {
             let mut journal = opened.journal()?;
             let due = journal.len() >= self.options.checkpoint_bytes
@@ -63,7 +65,7 @@ impl Store for EmbeddedStore {
         })
     }
 
-    fn prune(
+    async fn prune(
         &self,
         now: UnixMillis,
         logs_before: UnixMillis,
@@ -93,7 +95,7 @@ impl Store for EmbeddedStore {
         pruned
     }
 
-    fn close(&self) -> StoreResult<()> {
+    async fn close(&self) -> StoreResult<()> {
         self.close_database()
     }
 }

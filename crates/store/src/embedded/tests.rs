@@ -59,8 +59,8 @@ fn waiting_message(id: &str, key: Option<&str>) -> Message {
 }
 
 /// Caller bugs that would leave an index inconsistent fail the whole commit.
-#[test]
-fn unindexable_writes_fail_the_commit() {
+#[tokio::test]
+async fn unindexable_writes_fail_the_commit() {
     use crate::{FlowKeyStore, QueueStore, Write};
     use depesha_core::queue::QueuePosition;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -80,15 +80,23 @@ fn unindexable_writes_fail_the_commit() {
         },
     ];
     for write in bad {
-        let result = store.commit(vec![fine.clone(), Unit::new(vec![write])]);
+        let result = store
+            .commit(vec![fine.clone(), Unit::new(vec![write])])
+            .await;
         assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
-        assert_eq!(store.message("u", "ok").expect("read"), None);
+        assert_eq!(store.message("u", "ok").await.expect("read"), None);
     }
     // Reads of such names find nothing.
     assert_eq!(
-        store.waiting_count("u", "a\0b", u64::MAX).expect("count"),
+        store
+            .waiting_count("u", "a\0b", u64::MAX)
+            .await
+            .expect("count"),
         0
     );
-    assert_eq!(store.queue_lag("u", "q\0").expect("lag"), 0);
-    assert_eq!(store.queue_items("u", "q\0", 5).expect("items"), Vec::new());
+    assert_eq!(store.queue_lag("u", "q\0").await.expect("lag"), 0);
+    assert_eq!(
+        store.queue_items("u", "q\0", 5).await.expect("items"),
+        Vec::new()
+    );
 }

@@ -78,16 +78,18 @@ pub fn append(entries: Vec<LogEntry>) -> Unit {
     Unit::new(entries.into_iter().map(Write::AppendLog).collect())
 }
 
-pub fn all_logs(store: &impl Store, user: &str, order: Order) -> Vec<LogEntry> {
+pub async fn all_logs(store: &impl Store, user: &str, order: Order) -> Vec<LogEntry> {
     store
         .log_page(user, &no_filter(), None, 10_000, order)
+        .await
         .expect("logs")
         .items
 }
 
-pub fn state_of(store: &impl Store, user: &str, id: &str) -> MessageState {
+pub async fn state_of(store: &impl Store, user: &str, id: &str) -> MessageState {
     store
         .message(user, id)
+        .await
         .expect("read")
         .expect("present")
         .state
@@ -96,14 +98,15 @@ pub fn state_of(store: &impl Store, user: &str, id: &str) -> MessageState {
 /// Follows `next_cursor` from the first page to the last, asserting every page but the
 /// last is full. `read` gives one page (what the test compares of its items, and the
 /// next cursor) for a cursor.
-pub fn all_pages<T>(
-    count: usize,
-    mut read: impl FnMut(Option<&str>) -> (Vec<T>, Option<String>),
-) -> Vec<Vec<T>> {
+pub async fn all_pages<T, Read, Reading>(count: usize, mut read: Read) -> Vec<Vec<T>>
+where
+    Read: FnMut(Option<String>) -> Reading,
+    Reading: std::future::Future<Output = (Vec<T>, Option<String>)>,
+{
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let (items, next_cursor) = read(cursor.as_deref());
+        let (items, next_cursor) = read(cursor.clone()).await;
         let len = items.len();
         pages.push(items);
         match next_cursor {

@@ -6,7 +6,7 @@ use depesha_store::{DueKey, PruneStats, Store, Taken, Unit, Write};
 use crate::common::{applied, keys, made_due, no_filter, A, B};
 use crate::support::{commit_all, delivered, message, position, put, queued, waiting};
 
-pub fn due_orders_by_time_user_id_and_pages_after(store: &impl Store) {
+pub async fn due_orders_by_time_user_id_and_pages_after(store: &impl Store) {
     commit_all(
         store,
         vec![
@@ -17,8 +17,9 @@ pub fn due_orders_by_time_user_id_and_pages_after(store: &impl Store) {
             put(message(A, "m0", 30)),
             put(message(A, "late", 1_000)),
         ],
-    );
-    let all = store.due(None, 30, 100).expect("due");
+    )
+    .await;
+    let all = store.due(None, 30, 100).await.expect("due");
     assert_eq!(
         keys(&all),
         vec![
@@ -33,7 +34,7 @@ pub fn due_orders_by_time_user_id_and_pages_after(store: &impl Store) {
     let mut paged = Vec::new();
     let mut after: Option<DueKey> = None;
     loop {
-        let page = store.due(after.as_ref(), 30, 2).expect("due page");
+        let page = store.due(after.as_ref(), 30, 2).await.expect("due page");
         assert!(page.len() <= 2);
         let Some(last) = page.last().cloned() else {
             break;
@@ -44,43 +45,53 @@ pub fn due_orders_by_time_user_id_and_pages_after(store: &impl Store) {
     assert_eq!(paged, all);
     // `until` is inclusive; `after` past `until` yields nothing.
     assert_eq!(
-        keys(&store.due(None, 19, 100).expect("due")),
+        keys(&store.due(None, 19, 100).await.expect("due")),
         vec![(10, A, "m9")]
     );
-    assert_eq!(store.due(None, 9, 100).expect("due"), Vec::new());
+    assert_eq!(store.due(None, 9, 100).await.expect("due"), Vec::new());
     let beyond = DueKey::new(500, A, "x");
-    assert_eq!(store.due(Some(&beyond), 30, 100).expect("due"), Vec::new());
     assert_eq!(
-        store.due(Some(&beyond), u64::MAX, 100).expect("due").len(),
+        store.due(Some(&beyond), 30, 100).await.expect("due"),
+        Vec::new()
+    );
+    assert_eq!(
+        store
+            .due(Some(&beyond), u64::MAX, 100)
+            .await
+            .expect("due")
+            .len(),
         1
     );
-    assert_eq!(store.due(None, u64::MAX, 0).expect("due"), Vec::new());
-    assert_eq!(store.pending_count().expect("count"), 6);
+    assert_eq!(store.due(None, u64::MAX, 0).await.expect("due"), Vec::new());
+    assert_eq!(store.pending_count().await.expect("count"), 6);
 }
 
-pub fn delivered_leaves_due_index_but_stays_readable_until_prune(store: &impl Store) {
+pub async fn delivered_leaves_due_index_but_stays_readable_until_prune(store: &impl Store) {
     let m = message(A, "m", 100);
-    commit_all(store, vec![put(m.clone())]);
+    commit_all(store, vec![put(m.clone())]).await;
     let done = delivered(m, 1_000);
-    commit_all(store, vec![put(done.clone())]);
-    assert_eq!(store.due(None, u64::MAX, 10).expect("due"), Vec::new());
-    assert_eq!(store.pending_count().expect("count"), 0);
+    commit_all(store, vec![put(done.clone())]).await;
     assert_eq!(
-        store.pending_ids(A, &no_filter(), 10).expect("ids"),
+        store.due(None, u64::MAX, 10).await.expect("due"),
+        Vec::new()
+    );
+    assert_eq!(store.pending_count().await.expect("count"), 0);
+    assert_eq!(
+        store.pending_ids(A, &no_filter(), 10).await.expect("ids"),
         Vec::<String>::new()
     );
-    assert_eq!(store.message(A, "m").expect("read"), Some(done));
+    assert_eq!(store.message(A, "m").await.expect("read"), Some(done));
     assert_eq!(
-        store.prune(999, 0, 100).expect("prune"),
+        store.prune(999, 0, 100).await.expect("prune"),
         PruneStats::default()
     );
-    assert!(store.message(A, "m").expect("read").is_some());
-    let stats = store.prune(1_000, 0, 100).expect("prune");
+    assert!(store.message(A, "m").await.expect("read").is_some());
+    let stats = store.prune(1_000, 0, 100).await.expect("prune");
     assert_eq!(stats.messages, 1);
-    assert_eq!(store.message(A, "m").expect("read"), None);
+    assert_eq!(store.message(A, "m").await.expect("read"), None);
 }
 
-pub fn pending_puts_report_became_due(store: &impl Store) {
+pub async fn pending_puts_report_became_due(store: &impl Store) {
     // Only pending messages are reported: not delivered, queued or waiting ones.
     let outcomes = store
         .commit(vec![Unit::new(vec![
@@ -90,6 +101,7 @@ pub fn pending_puts_report_became_due(store: &impl Store) {
             Write::PutMessage(waiting(A, "w", "k", 1)),
             Write::PutMessage(message(B, "m2", 20)),
         ])])
+        .await
         .expect("commit");
     assert_eq!(
         outcomes,
@@ -119,6 +131,7 @@ pub fn pending_puts_report_became_due(store: &impl Store) {
                 Write::PutMessage(delivered(message(A, "done", 5), 99)),
             ]),
         ])
+        .await
         .expect("commit");
     assert_eq!(
         outcomes,
@@ -131,11 +144,11 @@ pub fn pending_puts_report_became_due(store: &impl Store) {
     );
     // Every put of a pending message is reported, also when its key did not move.
     assert_eq!(
-        store.commit(vec![put(moved)]).expect("commit"),
+        store.commit(vec![put(moved)]).await.expect("commit"),
         vec![made_due(Taken::Nothing, &[(30, A, "m3")])]
     );
     assert_eq!(
-        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        keys(&store.due(None, u64::MAX, 10).await.expect("due")),
         vec![(10, A, "m1"), (20, B, "m2"), (30, A, "m3"), (40, A, "m4")]
     );
 }

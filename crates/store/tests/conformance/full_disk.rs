@@ -9,7 +9,7 @@ use crate::support::{commit_all, large_message, log, message, put, Backend};
 
 /// A full disk: every acknowledged write survives, the failing commit is an error, and
 /// the store works again once space is freed — without a restart.
-pub fn full_disk_loses_nothing_acknowledged<B: Backend>(backend: &B) {
+pub async fn full_disk_loses_nothing_acknowledged<B: Backend>(backend: &B) {
     let store = backend.open();
     let mut acked: Vec<String> = Vec::new();
     let mut full = false;
@@ -24,7 +24,7 @@ pub fn full_disk_loses_nothing_acknowledged<B: Backend>(backend: &B) {
                 ])
             })
             .collect();
-        match store.commit(units) {
+        match store.commit(units).await {
             Ok(_) => acked.extend(ids),
             Err(StoreError::Io(e)) => {
                 eprintln!("disk full after {} messages: {e}", acked.len());
@@ -38,7 +38,11 @@ pub fn full_disk_loses_nothing_acknowledged<B: Backend>(backend: &B) {
     assert!(!acked.is_empty());
     for id in &acked {
         assert!(
-            store.message(A, id).expect("read on a full disk").is_some(),
+            store
+                .message(A, id)
+                .await
+                .expect("read on a full disk")
+                .is_some(),
             "{id} lost"
         );
     }
@@ -55,7 +59,7 @@ pub fn full_disk_loses_nothing_acknowledged<B: Backend>(backend: &B) {
                 }])
             })
             .collect();
-        match store.commit(deletes) {
+        match store.commit(deletes).await {
             Ok(_) => {
                 freed = true;
                 break;
@@ -64,16 +68,20 @@ pub fn full_disk_loses_nothing_acknowledged<B: Backend>(backend: &B) {
         }
     }
     assert!(freed, "could not delete on a full disk");
-    commit_all(&store, vec![put(message(A, "after", 1))]);
+    commit_all(&store, vec![put(message(A, "after", 1))]).await;
     drop(store);
     let store = backend.open();
     for id in kept.iter().chain(["after".to_string()].iter()) {
         assert!(
-            store.message(A, id).expect("read after reopen").is_some(),
+            store
+                .message(A, id)
+                .await
+                .expect("read after reopen")
+                .is_some(),
             "{id} lost after reopen"
         );
     }
     for id in gone {
-        assert_eq!(store.message(A, id).expect("read after reopen"), None);
+        assert_eq!(store.message(A, id).await.expect("read after reopen"), None);
     }
 }

@@ -5,7 +5,7 @@ use depesha_store::{Store, Unit, Write};
 use crate::common::{A, B};
 use crate::support::{commit_all, group};
 
-pub fn groups_upsert_get_list_delete(store: &impl Store) {
+pub async fn groups_upsert_get_list_delete(store: &impl Store) {
     let g2 = group(A, "g2", 10);
     let g1 = group(A, "g1", 20);
     let other = group(B, "g1", 30);
@@ -16,15 +16,16 @@ pub fn groups_upsert_get_list_delete(store: &impl Store) {
             Write::PutGroup(g1.clone()),
             Write::PutGroup(other.clone()),
         ])],
-    );
-    assert_eq!(store.group(A, "g1").expect("group"), Some(g1.clone()));
-    assert_eq!(store.group(A, "g3").expect("group"), None);
+    )
+    .await;
+    assert_eq!(store.group(A, "g1").await.expect("group"), Some(g1.clone()));
+    assert_eq!(store.group(A, "g3").await.expect("group"), None);
     assert_eq!(
-        store.groups(A).expect("groups"),
+        store.groups(A).await.expect("groups"),
         vec![g1.clone(), g2.clone()]
     );
-    assert_eq!(store.groups(B).expect("groups"), vec![other.clone()]);
-    assert_eq!(store.groups("an").expect("groups"), Vec::new());
+    assert_eq!(store.groups(B).await.expect("groups"), vec![other.clone()]);
+    assert_eq!(store.groups("an").await.expect("groups"), Vec::new());
 
     // Upsert replaces the whole record.
     let mut edited = g1.clone();
@@ -33,8 +34,9 @@ pub fn groups_upsert_get_list_delete(store: &impl Store) {
     commit_all(
         store,
         vec![Unit::new(vec![Write::PutGroup(edited.clone())])],
-    );
-    assert_eq!(store.group(A, "g1").expect("group"), Some(edited));
+    )
+    .await;
+    assert_eq!(store.group(A, "g1").await.expect("group"), Some(edited));
 
     commit_all(
         store,
@@ -48,8 +50,9 @@ pub fn groups_upsert_get_list_delete(store: &impl Store) {
                 name: "never".into(),
             },
         ])],
-    );
-    assert_eq!(store.group(A, "g1").expect("group"), None);
-    assert_eq!(store.groups(A).expect("groups"), vec![g2]);
-    assert_eq!(store.group(B, "g1").expect("group"), Some(other));
+    )
+    .await;
+    assert_eq!(store.group(A, "g1").await.expect("group"), None);
+    assert_eq!(store.groups(A).await.expect("groups"), vec![g2]);
+    assert_eq!(store.group(B, "g1").await.expect("group"), Some(other));
 }

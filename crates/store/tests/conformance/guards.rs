@@ -9,22 +9,25 @@ use depesha_store::{Guard, Rejection, Store, Taken, Unit, UnitOutcome, Write};
 use crate::common::{applied, cancel, keys, made_due, no_filter, A, B};
 use crate::support::{commit_all, delivered, dlq_entry, log, message, put};
 
-fn log_count(store: &impl Store, user: &str) -> usize {
+async fn log_count(store: &impl Store, user: &str) -> usize {
     store
         .log_page(user, &no_filter(), None, 10_000, Order::EarliestFirst)
+        .await
         .expect("logs")
         .items
         .len()
 }
 
-pub fn cancel_takes_a_pending_message_once(store: &impl Store) {
+pub async fn cancel_takes_a_pending_message_once(store: &impl Store) {
     let m = message(A, "m", 100);
     commit_all(
         store,
         vec![put(m.clone()), put(delivered(message(A, "d", 1), 50))],
-    );
+    )
+    .await;
     let outcomes = store
         .commit(vec![cancel(A, "m", 1), cancel(A, "m", 2)])
+        .await
         .expect("commit");
     assert_eq!(
         outcomes,
@@ -34,10 +37,13 @@ pub fn cancel_takes_a_pending_message_once(store: &impl Store) {
         ]
     );
     // The rejected unit's writes were not applied.
-    assert_eq!(log_count(store, A), 1);
-    assert_eq!(store.message(A, "m").expect("read"), None);
-    assert_eq!(store.pending_count().expect("count"), 0);
-    assert_eq!(store.due(None, u64::MAX, 10).expect("due"), Vec::new());
+    assert_eq!(log_count(store, A).await, 1);
+    assert_eq!(store.message(A, "m").await.expect("read"), None);
+    assert_eq!(store.pending_count().await.expect("count"), 0);
+    assert_eq!(
+        store.due(None, u64::MAX, 10).await.expect("due"),
+        Vec::new()
+    );
     // Later commits, delivered messages and unknown ids: not found.
     let later = store
         .commit(vec![
@@ -46,6 +52,7 @@ pub fn cancel_takes_a_pending_message_once(store: &impl Store) {
             cancel(A, "nope", 3),
             cancel(B, "m", 3),
         ])
+        .await
         .expect("commit");
     assert!(
         later
@@ -53,13 +60,13 @@ pub fn cancel_takes_a_pending_message_once(store: &impl Store) {
             .all(|o| *o == UnitOutcome::Rejected(Rejection::NotFound)),
         "{later:?}"
     );
-    assert!(store.message(A, "d").expect("read").is_some());
-    assert_eq!(log_count(store, A), 1);
+    assert!(store.message(A, "d").await.expect("read").is_some());
+    assert_eq!(log_count(store, A).await, 1);
 }
 
-pub fn message_at_guards_the_attempt_state(store: &impl Store) {
+pub async fn message_at_guards_the_attempt_state(store: &impl Store) {
     let m = message(A, "m", 100);
-    commit_all(store, vec![put(m.clone())]);
+    commit_all(store, vec![put(m.clone())]).await;
     let mut next = m.clone();
     next.retried = 1;
     next.due = 900;
@@ -75,13 +82,13 @@ pub fn message_at_guards_the_attempt_state(store: &impl Store) {
         ],
     );
     assert_eq!(
-        store.commit(vec![stale]).expect("commit"),
+        store.commit(vec![stale]).await.expect("commit"),
         vec![UnitOutcome::Rejected(Rejection::NotFound)]
     );
-    assert_eq!(store.message(A, "m").expect("read"), Some(m.clone()));
-    assert_eq!(log_count(store, A), 0);
+    assert_eq!(store.message(A, "m").await.expect("read"), Some(m.clone()));
+    assert_eq!(log_count(store, A).await, 0);
     assert_eq!(
-        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        keys(&store.due(None, u64::MAX, 10).await.expect("due")),
         vec![(100, A, "m")]
     );
 
@@ -111,14 +118,17 @@ pub fn message_at_guards_the_attempt_state(store: &impl Store) {
         vec![Write::PutMessage(delivered(next.clone(), 5_000))],
     );
     assert_eq!(
-        store.commit(vec![at0, at0_again, at1]).expect("commit"),
+        store
+            .commit(vec![at0, at0_again, at1])
+            .await
+            .expect("commit"),
         vec![
             made_due(Taken::Nothing, &[(900, A, "m")]),
             UnitOutcome::Rejected(Rejection::NotFound),
             applied(Taken::Nothing)
         ]
     );
-    let stored = store.message(A, "m").expect("read").expect("present");
+    let stored = store.message(A, "m").await.expect("read").expect("present");
     assert_eq!(stored.state, MessageState::Delivered);
     // Delivered or missing messages: the guard does not hold.
     let on_delivered = Unit::guarded(
@@ -140,6 +150,7 @@ pub fn message_at_guards_the_attempt_state(store: &impl Store) {
     assert_eq!(
         store
             .commit(vec![on_delivered, on_missing])
+            .await
             .expect("commit"),
         vec![
             UnitOutcome::Rejected(Rejection::NotFound),
@@ -148,14 +159,16 @@ pub fn message_at_guards_the_attempt_state(store: &impl Store) {
     );
 }
 
-pub fn failed_commit_applies_nothing(store: &impl Store) {
+pub async fn failed_commit_applies_nothing(store: &impl Store) {
     let mut bad = dlq_entry(A, 10, 0, 100);
     bad.dlq_id = "not-an-id".into();
-    let result = store.commit(vec![
-        put(message(A, "m", 1)),
-        Unit::new(vec![Write::PutDlq(bad)]),
-    ]);
+    let result = store
+        .commit(vec![
+            put(message(A, "m", 1)),
+            Unit::new(vec![Write::PutDlq(bad)]),
+        ])
+        .await;
     assert!(result.is_err(), "{result:?}");
-    assert_eq!(store.message(A, "m").expect("read"), None);
-    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(store.message(A, "m").await.expect("read"), None);
+    assert_eq!(store.pending_count().await.expect("count"), 0);
 }

@@ -8,7 +8,7 @@ use depesha_store::{Guard, Rejection, Store, Unit, UnitOutcome, Write};
 use crate::common::{append, no_filter, take_dlq, A, B};
 use crate::support::{commit_all, dlq_entry, log, message, put};
 
-pub fn users_are_isolated(store: &impl Store) {
+pub async fn users_are_isolated(store: &impl Store) {
     commit_all(
         store,
         vec![
@@ -23,29 +23,33 @@ pub fn users_are_isolated(store: &impl Store) {
                 },
             }]),
         ],
-    );
-    assert_eq!(store.message(B, "m").expect("read"), None);
+    )
+    .await;
+    assert_eq!(store.message(B, "m").await.expect("read"), None);
     assert_eq!(
-        store.pending_ids(B, &no_filter(), 10).expect("ids"),
+        store.pending_ids(B, &no_filter(), 10).await.expect("ids"),
         Vec::<String>::new()
     );
-    assert_eq!(store.dlq_entry(B, "10-0").expect("read"), None);
+    assert_eq!(store.dlq_entry(B, "10-0").await.expect("read"), None);
     assert!(store
         .dlq_page(B, &no_filter(), None, 10, Order::EarliestFirst)
+        .await
         .expect("page")
         .items
         .is_empty());
     assert!(store
         .log_page(B, &no_filter(), None, 10, Order::LatestFirst)
+        .await
         .expect("page")
         .items
         .is_empty());
     assert!(store
         .log_page("an", &no_filter(), None, 10, Order::LatestFirst)
+        .await
         .expect("page")
         .items
         .is_empty());
-    assert_eq!(store.keys(B).expect("keys"), None);
+    assert_eq!(store.keys(B).await.expect("keys"), None);
     let outcomes = store
         .commit(vec![
             Unit::guarded(
@@ -65,6 +69,7 @@ pub fn users_are_isolated(store: &impl Store) {
             ),
             take_dlq(B, "10-0"),
         ])
+        .await
         .expect("commit");
     assert!(
         outcomes
@@ -73,6 +78,6 @@ pub fn users_are_isolated(store: &impl Store) {
         "{outcomes:?}"
     );
     // A's data is untouched.
-    assert!(store.message(A, "m").expect("read").is_some());
-    assert!(store.dlq_entry(A, "10-0").expect("read").is_some());
+    assert!(store.message(A, "m").await.expect("read").is_some());
+    assert!(store.dlq_entry(A, "10-0").await.expect("read").is_some());
 }

@@ -6,8 +6,8 @@ use depesha_store::{Store, Unit, Write};
 use crate::common::{A, B};
 use crate::support::commit_all;
 
-pub fn keys_put_and_get(store: &impl Store) {
-    assert_eq!(store.keys(A).expect("keys"), None);
+pub async fn keys_put_and_get(store: &impl Store) {
+    assert_eq!(store.keys(A).await.expect("keys"), None);
     let first = SigningKeys {
         current: "sig_a".into(),
         next: "sig_b".into(),
@@ -18,9 +18,10 @@ pub fn keys_put_and_get(store: &impl Store) {
             user: A.into(),
             keys: first.clone(),
         }])],
-    );
-    assert_eq!(store.keys(A).expect("keys"), Some(first.clone()));
-    assert_eq!(store.keys(B).expect("keys"), None);
+    )
+    .await;
+    assert_eq!(store.keys(A).await.expect("keys"), Some(first.clone()));
+    assert_eq!(store.keys(B).await.expect("keys"), None);
     let rotated = SigningKeys {
         current: "sig_b".into(),
         next: "sig_c".into(),
@@ -31,6 +32,7 @@ pub fn keys_put_and_get(store: &impl Store) {
             user: A.into(),
             keys: rotated.clone(),
         }])],
-    );
-    assert_eq!(store.keys(A).expect("keys"), Some(rotated));
+    )
+    .await;
+    assert_eq!(store.keys(A).await.expect("keys"), Some(rotated));
 }

@@ -72,45 +72,46 @@ macro_rules! suite {
             restarts::log_seq_is_monotonic_across_reopen
         );
 
-        #[test]
+        #[tokio::test]
         #[ignore = "needs a small file system: set DEPESHA_CONFORMANCE_SMALL_DISK (scripts/test mounts one as root)"]
-        fn full_disk_loses_nothing_acknowledged() {
+        async fn full_disk_loses_nothing_acknowledged() {
             // Run on purpose (`--ignored`) without a small disk, this must fail: a
             // pass would claim a full disk was tested.
             let Some(backend) = <$backend as Backend>::on_small_disk() else {
                 panic!("no small disk: set {} to a directory on one", crate::support::SMALL_DISK_ENV);
             };
-            super::full_disk::full_disk_loses_nothing_acknowledged(&backend);
+            super::full_disk::full_disk_loses_nothing_acknowledged(&backend).await;
         }
 
-        #[test]
-        fn sigkill_child() {
-            super::sigkill::sigkill_child::<$backend>();
+        #[tokio::test]
+        async fn sigkill_child() {
+            super::sigkill::sigkill_child::<$backend>().await;
         }
 
-        #[test]
-        fn sigkill_mid_stream_loses_nothing_committed() {
+        #[tokio::test]
+        async fn sigkill_mid_stream_loses_nothing_committed() {
             let this = module_path!().split_once("::").map_or("", |(_, m)| m);
             super::sigkill::sigkill_mid_stream_loses_nothing_committed(
                 &<$backend as Backend>::fresh(),
                 &format!("{this}::sigkill_child"),
-            );
+            )
+            .await;
         }
     };
     (@store $backend:ty; $($module:ident::$name:ident),* $(,)?) => {
         $(
-            #[test]
-            fn $name() {
+            #[tokio::test]
+            async fn $name() {
                 let backend = <$backend as Backend>::fresh();
-                super::$module::$name(&backend.open());
+                super::$module::$name(&backend.open()).await;
             }
         )*
     };
     (@backend $backend:ty; $($module:ident::$name:ident),* $(,)?) => {
         $(
-            #[test]
-            fn $name() {
-                super::$module::$name(&<$backend as Backend>::fresh());
+            #[tokio::test]
+            async fn $name() {
+                super::$module::$name(&<$backend as Backend>::fresh()).await;
             }
         )*
     };

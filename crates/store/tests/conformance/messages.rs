@@ -6,39 +6,43 @@ use depesha_store::{PruneStats, Store, Unit, Write};
 use crate::common::{keys, no_filter, A, B};
 use crate::support::{commit_all, delivered, message, put};
 
-pub fn publish_and_read(store: &impl Store) {
+pub async fn publish_and_read(store: &impl Store) {
     let m = message(A, "msg_1", 1_000);
-    commit_all(store, vec![put(m.clone())]);
-    assert_eq!(store.message(A, "msg_1").expect("read"), Some(m));
-    assert_eq!(store.message(A, "msg_2").expect("read"), None);
-    assert_eq!(store.pending_count().expect("count"), 1);
-    assert_eq!(store.commit(Vec::new()).expect("empty commit"), Vec::new());
+    commit_all(store, vec![put(m.clone())]).await;
+    assert_eq!(store.message(A, "msg_1").await.expect("read"), Some(m));
+    assert_eq!(store.message(A, "msg_2").await.expect("read"), None);
+    assert_eq!(store.pending_count().await.expect("count"), 1);
+    assert_eq!(
+        store.commit(Vec::new()).await.expect("empty commit"),
+        Vec::new()
+    );
 }
 
-pub fn upsert_moves_the_due_key(store: &impl Store) {
+pub async fn upsert_moves_the_due_key(store: &impl Store) {
     let m = message(A, "m", 100);
-    commit_all(store, vec![put(m.clone())]);
+    commit_all(store, vec![put(m.clone())]).await;
     let mut retry = m.clone();
     retry.retried = 1;
     retry.due = 500;
-    commit_all(store, vec![put(retry.clone())]);
-    assert_eq!(store.due(None, 499, 10).expect("due"), Vec::new());
+    commit_all(store, vec![put(retry.clone())]).await;
+    assert_eq!(store.due(None, 499, 10).await.expect("due"), Vec::new());
     assert_eq!(
-        keys(&store.due(None, 500, 10).expect("due")),
+        keys(&store.due(None, 500, 10).await.expect("due")),
         vec![(500, A, "m")]
     );
-    assert_eq!(store.pending_count().expect("count"), 1);
-    assert_eq!(store.message(A, "m").expect("read"), Some(retry));
+    assert_eq!(store.pending_count().await.expect("count"), 1);
+    assert_eq!(store.message(A, "m").await.expect("read"), Some(retry));
 }
 
-pub fn delete_message_removes_it_and_its_index_entries(store: &impl Store) {
+pub async fn delete_message_removes_it_and_its_index_entries(store: &impl Store) {
     commit_all(
         store,
         vec![
             put(message(A, "p", 10)),
             put(delivered(message(A, "d", 10), 50)),
         ],
-    );
+    )
+    .await;
     commit_all(
         store,
         vec![Unit::new(vec![
@@ -55,18 +59,22 @@ pub fn delete_message_removes_it_and_its_index_entries(store: &impl Store) {
                 id: "never-existed".into(),
             },
         ])],
-    );
-    assert_eq!(store.message(A, "p").expect("read"), None);
-    assert_eq!(store.message(A, "d").expect("read"), None);
-    assert_eq!(store.pending_count().expect("count"), 0);
-    assert_eq!(store.due(None, u64::MAX, 10).expect("due"), Vec::new());
+    )
+    .await;
+    assert_eq!(store.message(A, "p").await.expect("read"), None);
+    assert_eq!(store.message(A, "d").await.expect("read"), None);
+    assert_eq!(store.pending_count().await.expect("count"), 0);
     assert_eq!(
-        store.prune(u64::MAX, 0, 100).expect("prune"),
+        store.due(None, u64::MAX, 10).await.expect("due"),
+        Vec::new()
+    );
+    assert_eq!(
+        store.prune(u64::MAX, 0, 100).await.expect("prune"),
         PruneStats::default()
     );
 }
 
-pub fn pending_ids_lists_pending_matches_only(store: &impl Store) {
+pub async fn pending_ids_lists_pending_matches_only(store: &impl Store) {
     let mut other = message(A, "m3", 10);
     other.url = "https://other.example/x".into();
     other.labels = vec!["third".into()];
@@ -79,24 +87,32 @@ pub fn pending_ids_lists_pending_matches_only(store: &impl Store) {
             put(delivered(message(A, "m4", 10), 99)),
             put(message(B, "m5", 10)),
         ],
-    );
-    let mut all = store.pending_ids(A, &no_filter(), 100).expect("ids");
+    )
+    .await;
+    let mut all = store.pending_ids(A, &no_filter(), 100).await.expect("ids");
     all.sort();
     assert_eq!(all, vec!["m1", "m2", "m3"]);
-    assert_eq!(store.pending_ids(A, &no_filter(), 2).expect("ids").len(), 2);
+    assert_eq!(
+        store
+            .pending_ids(A, &no_filter(), 2)
+            .await
+            .expect("ids")
+            .len(),
+        2
+    );
     let by_label = Filter {
         label: vec!["third".into()],
         ..Filter::default()
     };
     assert_eq!(
-        store.pending_ids(A, &by_label, 100).expect("ids"),
+        store.pending_ids(A, &by_label, 100).await.expect("ids"),
         vec!["m3"]
     );
     let by_host = Filter {
         host: vec!["example.com".into()],
         ..Filter::default()
     };
-    let mut hosts = store.pending_ids(A, &by_host, 100).expect("ids");
+    let mut hosts = store.pending_ids(A, &by_host, 100).await.expect("ids");
     hosts.sort();
     assert_eq!(hosts, vec!["m1", "m2"]);
     let by_ids = Filter {
@@ -109,18 +125,24 @@ pub fn pending_ids_lists_pending_matches_only(store: &impl Store) {
         ],
         ..Filter::default()
     };
-    assert_eq!(store.pending_ids(A, &by_ids, 100).expect("ids"), vec!["m2"]);
+    assert_eq!(
+        store.pending_ids(A, &by_ids, 100).await.expect("ids"),
+        vec!["m2"]
+    );
     let ids_and_label = Filter {
         ids: vec!["m1".into(), "m3".into()],
         label: vec!["third".into()],
         ..Filter::default()
     };
     assert_eq!(
-        store.pending_ids(A, &ids_and_label, 100).expect("ids"),
+        store
+            .pending_ids(A, &ids_and_label, 100)
+            .await
+            .expect("ids"),
         vec!["m3"]
     );
     assert_eq!(
-        store.pending_ids(A, &no_filter(), 0).expect("ids"),
+        store.pending_ids(A, &no_filter(), 0).await.expect("ids"),
         Vec::<String>::new()
     );
 }

@@ -9,7 +9,7 @@ use crate::support::{
     commit_all, delivered, dlq_entry, log, message, position, put, queued, waiting,
 };
 
-pub fn pending_messages_are_never_pruned(store: &impl Store) {
+pub async fn pending_messages_are_never_pruned(store: &impl Store) {
     // A pending message carrying an `expires_at` (e.g. set early by a caller) is not
     // eligible: only delivered messages expire.
     let mut m = message(A, "m", 100);
@@ -19,15 +19,18 @@ pub fn pending_messages_are_never_pruned(store: &impl Store) {
     q.expires_at = Some(10);
     let mut w = waiting(A, "w", "k", 100);
     w.expires_at = Some(10);
-    commit_all(store, vec![put(m), put(q), put(w)]);
-    assert_eq!(store.prune(u64::MAX, 0, 100).expect("prune").messages, 0);
-    assert!(store.message(A, "m").expect("read").is_some());
-    assert!(store.message(A, "q").expect("read").is_some());
-    assert!(store.message(A, "w").expect("read").is_some());
-    assert_eq!(store.pending_count().expect("count"), 1);
+    commit_all(store, vec![put(m), put(q), put(w)]).await;
+    assert_eq!(
+        store.prune(u64::MAX, 0, 100).await.expect("prune").messages,
+        0
+    );
+    assert!(store.message(A, "m").await.expect("read").is_some());
+    assert!(store.message(A, "q").await.expect("read").is_some());
+    assert!(store.message(A, "w").await.expect("read").is_some());
+    assert_eq!(store.pending_count().await.expect("count"), 1);
 }
 
-pub fn prune_is_bounded_by_limit(store: &impl Store) {
+pub async fn prune_is_bounded_by_limit(store: &impl Store) {
     let mut units = Vec::new();
     for i in 0..5u64 {
         units.push(put(delivered(message(A, &format!("m{i}"), i), 100 + i)));
@@ -44,12 +47,12 @@ pub fn prune_is_bounded_by_limit(store: &impl Store) {
         }
         units.push(append(vec![log(user, "m", LogState::Delivered, 10_000)]));
     }
-    commit_all(store, units);
+    commit_all(store, units).await;
 
     let mut total = PruneStats::default();
     let mut rounds = 0;
     loop {
-        let stats = store.prune(1_000, 1_000, 2).expect("prune");
+        let stats = store.prune(1_000, 1_000, 2).await.expect("prune");
         assert!(
             stats.messages <= 2
                 && stats.dlq_entries <= 2
@@ -80,12 +83,12 @@ pub fn prune_is_bounded_by_limit(store: &impl Store) {
         }
     );
     for user in [A, B, "carl"] {
-        let left = all_logs(store, user, Order::EarliestFirst);
+        let left = all_logs(store, user, Order::EarliestFirst).await;
         assert_eq!(
             left.iter().map(|e| e.time).collect::<Vec<_>>(),
             vec![10_000],
             "user {user}"
         );
     }
-    assert_eq!(store.message(A, "m0").expect("read"), None);
+    assert_eq!(store.message(A, "m0").await.expect("read"), None);
 }

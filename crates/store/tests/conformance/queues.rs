@@ -33,7 +33,7 @@ fn fill(user: &str, q: &str, now: u64) -> Unit {
 }
 
 /// Enqueues `(id, not_before)` into `q` of `A`, one per millisecond from 1.
-fn enqueue(store: &impl Store, q: &str, messages: &[(&str, u64)]) {
+async fn enqueue(store: &impl Store, q: &str, messages: &[(&str, u64)]) {
     let units = messages
         .iter()
         .enumerate()
@@ -45,19 +45,20 @@ fn enqueue(store: &impl Store, q: &str, messages: &[(&str, u64)]) {
             ])
         })
         .collect();
-    commit_all(store, units);
+    commit_all(store, units).await;
 }
 
-fn holders(store: &impl Store, user: &str, q: &str) -> Vec<String> {
+async fn holders(store: &impl Store, user: &str, q: &str) -> Vec<String> {
     store
         .queue_items(user, q, 1_000)
+        .await
         .expect("items")
         .into_iter()
         .map(|(_, holder)| holder)
         .collect()
 }
 
-pub fn queues_put_get_list_delete(store: &impl Store) {
+pub async fn queues_put_get_list_delete(store: &impl Store) {
     let q2 = queue(A, "q2", 3, false);
     let q1 = queue(A, "q1", 1, true);
     let other = queue(B, "q1", 2, false);
@@ -69,14 +70,15 @@ pub fn queues_put_get_list_delete(store: &impl Store) {
             Write::PutQueue(other.clone()),
             put_item(A, "q1", (1, 0), "m"),
         ])],
-    );
-    assert_eq!(store.queue(A, "q1").expect("queue"), Some(q1.clone()));
-    assert_eq!(store.queue(A, "nope").expect("queue"), None);
+    )
+    .await;
+    assert_eq!(store.queue(A, "q1").await.expect("queue"), Some(q1.clone()));
+    assert_eq!(store.queue(A, "nope").await.expect("queue"), None);
     assert_eq!(
-        store.queues(A).expect("queues"),
+        store.queues(A).await.expect("queues"),
         vec![q1.clone(), q2.clone()]
     );
-    assert_eq!(store.queues(B).expect("queues"), vec![other.clone()]);
+    assert_eq!(store.queues(B).await.expect("queues"), vec![other.clone()]);
 
     let mut resumed = q1.clone();
     resumed.paused = false;
@@ -84,8 +86,9 @@ pub fn queues_put_get_list_delete(store: &impl Store) {
     commit_all(
         store,
         vec![Unit::new(vec![Write::PutQueue(resumed.clone())])],
-    );
-    assert_eq!(store.queue(A, "q1").expect("queue"), Some(resumed));
+    )
+    .await;
+    assert_eq!(store.queue(A, "q1").await.expect("queue"), Some(resumed));
 
     // Deleting the record leaves its items to the caller.
     commit_all(
@@ -94,14 +97,15 @@ pub fn queues_put_get_list_delete(store: &impl Store) {
             user: A.into(),
             name: "q1".into(),
         }])],
-    );
-    assert_eq!(store.queue(A, "q1").expect("queue"), None);
-    assert_eq!(store.queues(A).expect("queues"), vec![q2]);
-    assert_eq!(store.queue(B, "q1").expect("queue"), Some(other));
-    assert_eq!(store.queue_lag(A, "q1").expect("lag"), 1);
+    )
+    .await;
+    assert_eq!(store.queue(A, "q1").await.expect("queue"), None);
+    assert_eq!(store.queues(A).await.expect("queues"), vec![q2]);
+    assert_eq!(store.queue(B, "q1").await.expect("queue"), Some(other));
+    assert_eq!(store.queue_lag(A, "q1").await.expect("lag"), 1);
 }
 
-pub fn queue_items_keep_order_and_count_lag(store: &impl Store) {
+pub async fn queue_items_keep_order_and_count_lag(store: &impl Store) {
     commit_all(
         store,
         vec![
@@ -117,8 +121,9 @@ pub fn queue_items_keep_order_and_count_lag(store: &impl Store) {
             ]),
             Unit::new(vec![put_item(A, "q", (10, 9), "m10")]),
         ],
-    );
-    let items = store.queue_items(A, "q", 10).expect("items");
+    )
+    .await;
+    let items = store.queue_items(A, "q", 10).await.expect("items");
     assert_eq!(
         items,
         vec![
@@ -129,14 +134,17 @@ pub fn queue_items_keep_order_and_count_lag(store: &impl Store) {
         ]
     );
     assert_eq!(
-        store.queue_items(A, "q", 2).expect("items"),
+        store.queue_items(A, "q", 2).await.expect("items"),
         items[..2].to_vec()
     );
-    assert_eq!(store.queue_items(A, "q", 0).expect("items"), Vec::new());
-    assert_eq!(store.queue_lag(A, "q").expect("lag"), 4);
-    assert_eq!(store.queue_lag(A, "q2").expect("lag"), 1);
-    assert_eq!(store.queue_lag(B, "q").expect("lag"), 1);
-    assert_eq!(store.queue_lag(A, "none").expect("lag"), 0);
+    assert_eq!(
+        store.queue_items(A, "q", 0).await.expect("items"),
+        Vec::new()
+    );
+    assert_eq!(store.queue_lag(A, "q").await.expect("lag"), 4);
+    assert_eq!(store.queue_lag(A, "q2").await.expect("lag"), 1);
+    assert_eq!(store.queue_lag(B, "q").await.expect("lag"), 1);
+    assert_eq!(store.queue_lag(A, "none").await.expect("lag"), 0);
 
     // Putting an item again hands it to another holder (a callback).
     commit_all(
@@ -146,45 +154,54 @@ pub fn queue_items_keep_order_and_count_lag(store: &impl Store) {
             delete_item(A, "q", (20, 1)),
             delete_item(A, "q", (99, 0)),
         ])],
-    );
-    assert_eq!(holders(store, A, "q"), vec!["callback", "m20", "m22"]);
-    assert_eq!(store.queue_lag(A, "q").expect("lag"), 3);
+    )
+    .await;
+    assert_eq!(holders(store, A, "q").await, vec!["callback", "m20", "m22"]);
+    assert_eq!(store.queue_lag(A, "q").await.expect("lag"), 3);
 }
 
-pub fn fill_queue_admits_the_first_parallelism_queued_holders(store: &impl Store) {
+pub async fn fill_queue_admits_the_first_parallelism_queued_holders(store: &impl Store) {
     commit_all(
         store,
         vec![Unit::new(vec![Write::PutQueue(queue(A, "q", 2, false))])],
-    );
-    enqueue(store, "q", &[("m0", 50), ("m1", 500), ("m2", 0), ("m3", 0)]);
+    )
+    .await;
+    enqueue(store, "q", &[("m0", 50), ("m1", 500), ("m2", 0), ("m3", 0)]).await;
     // Queued messages are in no time index.
-    assert_eq!(store.pending_count().expect("count"), 0);
-    assert_eq!(store.due(None, u64::MAX, 10).expect("due"), Vec::new());
+    assert_eq!(store.pending_count().await.expect("count"), 0);
+    assert_eq!(
+        store.due(None, u64::MAX, 10).await.expect("due"),
+        Vec::new()
+    );
 
     // Due at max(now, not_before), reported in queue order.
     assert_eq!(
-        store.commit(vec![fill(A, "q", 100)]).expect("commit"),
+        store.commit(vec![fill(A, "q", 100)]).await.expect("commit"),
         vec![made_due(Taken::Nothing, &[(100, A, "m0"), (500, A, "m1")])]
     );
-    let m0 = store.message(A, "m0").expect("read").expect("present");
+    let m0 = store
+        .message(A, "m0")
+        .await
+        .expect("read")
+        .expect("present");
     assert_eq!((m0.state, m0.due), (MessageState::Pending, 100));
-    assert_eq!(state_of(store, A, "m1"), MessageState::Pending);
-    assert_eq!(state_of(store, A, "m2"), MessageState::Queued);
-    assert_eq!(state_of(store, A, "m3"), MessageState::Queued);
+    assert_eq!(state_of(store, A, "m1").await, MessageState::Pending);
+    assert_eq!(state_of(store, A, "m2").await, MessageState::Queued);
+    assert_eq!(state_of(store, A, "m3").await, MessageState::Queued);
     assert_eq!(
-        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        keys(&store.due(None, u64::MAX, 10).await.expect("due")),
         vec![(100, A, "m0"), (500, A, "m1")]
     );
     // Admitting does not remove items.
-    assert_eq!(store.queue_lag(A, "q").expect("lag"), 4);
+    assert_eq!(store.queue_lag(A, "q").await.expect("lag"), 4);
 
     // The active ones are not admitted again.
     assert_eq!(
-        store.commit(vec![fill(A, "q", 200)]).expect("commit"),
+        store.commit(vec![fill(A, "q", 200)]).await.expect("commit"),
         vec![applied(Taken::Nothing)]
     );
     assert_eq!(
-        keys(&store.due(None, u64::MAX, 10).expect("due")),
+        keys(&store.due(None, u64::MAX, 10).await.expect("due")),
         vec![(100, A, "m0"), (500, A, "m1")]
     );
 
@@ -199,23 +216,24 @@ pub fn fill_queue_admits_the_first_parallelism_queued_holders(store: &impl Store
         },
     ]);
     assert_eq!(
-        store.commit(vec![finish]).expect("commit"),
+        store.commit(vec![finish]).await.expect("commit"),
         vec![made_due(Taken::Nothing, &[(300, A, "m2")])]
     );
-    assert_eq!(state_of(store, A, "m3"), MessageState::Queued);
-    assert_eq!(store.queue_lag(A, "q").expect("lag"), 3);
-    assert_eq!(holders(store, A, "q"), vec!["m1", "m2", "m3"]);
+    assert_eq!(state_of(store, A, "m3").await, MessageState::Queued);
+    assert_eq!(store.queue_lag(A, "q").await.expect("lag"), 3);
+    assert_eq!(holders(store, A, "q").await, vec!["m1", "m2", "m3"]);
 
     // A holder that is a pending callback (the item was handed over) stays as it is.
     let mut callback = message(A, "cb", 700);
     callback.queue_item = store
         .message(A, "m1")
+        .await
         .expect("read")
         .expect("m1")
         .queue_item;
     let hand_over = Unit::new(vec![
         Write::PutMessage(delivered(
-            store.message(A, "m1").expect("read").expect("m1"),
+            store.message(A, "m1").await.expect("read").expect("m1"),
             9_000,
         )),
         Write::PutMessage(callback),
@@ -227,19 +245,20 @@ pub fn fill_queue_admits_the_first_parallelism_queued_holders(store: &impl Store
         },
     ]);
     assert_eq!(
-        store.commit(vec![hand_over]).expect("commit"),
+        store.commit(vec![hand_over]).await.expect("commit"),
         vec![made_due(Taken::Nothing, &[(700, A, "cb")])]
     );
-    assert_eq!(state_of(store, A, "m3"), MessageState::Queued);
-    assert_eq!(store.pending_count().expect("count"), 2);
+    assert_eq!(state_of(store, A, "m3").await, MessageState::Queued);
+    assert_eq!(store.pending_count().await.expect("count"), 2);
 }
 
-pub fn paused_or_unknown_queue_admits_nothing(store: &impl Store) {
+pub async fn paused_or_unknown_queue_admits_nothing(store: &impl Store) {
     commit_all(
         store,
         vec![Unit::new(vec![Write::PutQueue(queue(A, "q", 5, true))])],
-    );
-    enqueue(store, "q", &[("m0", 0), ("m1", 0)]);
+    )
+    .await;
+    enqueue(store, "q", &[("m0", 0), ("m1", 0)]).await;
     // An unknown queue, even one with items, admits nothing either.
     commit_all(
         store,
@@ -247,7 +266,8 @@ pub fn paused_or_unknown_queue_admits_nothing(store: &impl Store) {
             Write::PutMessage(queued(A, "x", "ghost", position(1, 0), 0)),
             put_item(A, "ghost", (1, 0), "x"),
         ])],
-    );
+    )
+    .await;
     assert_eq!(
         store
             .commit(vec![
@@ -255,6 +275,7 @@ pub fn paused_or_unknown_queue_admits_nothing(store: &impl Store) {
                 fill(A, "ghost", 100),
                 fill(B, "q", 100)
             ])
+            .await
             .expect("commit"),
         vec![
             applied(Taken::Nothing),
@@ -262,9 +283,9 @@ pub fn paused_or_unknown_queue_admits_nothing(store: &impl Store) {
             applied(Taken::Nothing)
         ]
     );
-    assert_eq!(state_of(store, A, "m0"), MessageState::Queued);
-    assert_eq!(state_of(store, A, "x"), MessageState::Queued);
-    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(state_of(store, A, "m0").await, MessageState::Queued);
+    assert_eq!(state_of(store, A, "x").await, MessageState::Queued);
+    assert_eq!(store.pending_count().await.expect("count"), 0);
 
     // Resumed and filled in one unit.
     let resume = Unit::new(vec![
@@ -276,13 +297,13 @@ pub fn paused_or_unknown_queue_admits_nothing(store: &impl Store) {
         },
     ]);
     assert_eq!(
-        store.commit(vec![resume]).expect("commit"),
+        store.commit(vec![resume]).await.expect("commit"),
         vec![made_due(Taken::Nothing, &[(100, A, "m0"), (100, A, "m1")])]
     );
 }
 
-pub fn queues_with_items_lists_each_queue_once(store: &impl Store) {
-    assert_eq!(store.queues_with_items().expect("queues"), Vec::new());
+pub async fn queues_with_items_lists_each_queue_once(store: &impl Store) {
+    assert_eq!(store.queues_with_items().await.expect("queues"), Vec::new());
     commit_all(
         store,
         vec![Unit::new(vec![
@@ -294,12 +315,13 @@ pub fn queues_with_items_lists_each_queue_once(store: &impl Store) {
             put_item(A, "q1", (2, 0), "a2"),
             put_item(A, "q10", (1, 0), "d"),
         ])],
-    );
+    )
+    .await;
     let pairs = |v: &[(&str, &str)]| -> Vec<QueueRef> {
         v.iter().map(|(u, q)| QueueRef::new(*u, *q)).collect()
     };
     assert_eq!(
-        store.queues_with_items().expect("queues"),
+        store.queues_with_items().await.expect("queues"),
         pairs(&[(A, "q1"), (A, "q10"), (A, "q2"), (B, "q1")])
     );
     commit_all(
@@ -308,21 +330,23 @@ pub fn queues_with_items_lists_each_queue_once(store: &impl Store) {
             delete_item(A, "q2", (1, 0)),
             delete_item(A, "q10", (1, 0)),
         ])],
-    );
+    )
+    .await;
     assert_eq!(
-        store.queues_with_items().expect("queues"),
+        store.queues_with_items().await.expect("queues"),
         pairs(&[(A, "q1"), (B, "q1")])
     );
 }
 
-pub fn cancel_takes_queued_messages(store: &impl Store) {
+pub async fn cancel_takes_queued_messages(store: &impl Store) {
     commit_all(
         store,
         vec![Unit::new(vec![Write::PutQueue(queue(A, "q", 1, false))])],
-    );
-    enqueue(store, "q", &[("m0", 0), ("m1", 0)]);
+    )
+    .await;
+    enqueue(store, "q", &[("m0", 0), ("m1", 0)]).await;
     // Unfinished: listed for cancel, but not pending for an attempt.
-    let mut ids = store.pending_ids(A, &no_filter(), 10).expect("ids");
+    let mut ids = store.pending_ids(A, &no_filter(), 10).await.expect("ids");
     ids.sort();
     assert_eq!(ids, vec!["m0", "m1"]);
     let attempt = Unit::guarded(
@@ -334,17 +358,20 @@ pub fn cancel_takes_queued_messages(store: &impl Store) {
         Vec::new(),
     );
     assert_eq!(
-        store.commit(vec![attempt]).expect("commit"),
+        store.commit(vec![attempt]).await.expect("commit"),
         vec![UnitOutcome::Rejected(Rejection::NotFound)]
     );
 
     // The take leaves the item; the cancel unit deletes it and lets the next one in.
-    let m1 = store.message(A, "m1").expect("read").expect("m1");
-    let taken = store.commit(vec![cancel(A, "m1", 5)]).expect("commit");
+    let m1 = store.message(A, "m1").await.expect("read").expect("m1");
+    let taken = store
+        .commit(vec![cancel(A, "m1", 5)])
+        .await
+        .expect("commit");
     assert_eq!(taken, vec![applied(Taken::Message(Box::new(m1)))]);
-    assert_eq!(store.message(A, "m1").expect("read"), None);
-    assert_eq!(store.queue_lag(A, "q").expect("lag"), 2);
-    let m0 = store.message(A, "m0").expect("read").expect("m0");
+    assert_eq!(store.message(A, "m1").await.expect("read"), None);
+    assert_eq!(store.queue_lag(A, "q").await.expect("lag"), 2);
+    let m0 = store.message(A, "m0").await.expect("read").expect("m0");
     let mut cancel_m0 = cancel(A, "m0", 6);
     cancel_m0.writes.extend([
         delete_item(A, "q", (1, 0)),
@@ -356,14 +383,14 @@ pub fn cancel_takes_queued_messages(store: &impl Store) {
         },
     ]);
     assert_eq!(
-        store.commit(vec![cancel_m0]).expect("commit"),
+        store.commit(vec![cancel_m0]).await.expect("commit"),
         vec![applied(Taken::Message(Box::new(m0)))]
     );
-    assert_eq!(store.queue_lag(A, "q").expect("lag"), 0);
-    assert_eq!(store.queues_with_items().expect("queues"), Vec::new());
-    assert_eq!(store.pending_count().expect("count"), 0);
+    assert_eq!(store.queue_lag(A, "q").await.expect("lag"), 0);
+    assert_eq!(store.queues_with_items().await.expect("queues"), Vec::new());
+    assert_eq!(store.pending_count().await.expect("count"), 0);
     assert_eq!(
-        store.pending_ids(A, &no_filter(), 10).expect("ids"),
+        store.pending_ids(A, &no_filter(), 10).await.expect("ids"),
         Vec::<String>::new()
     );
 }

@@ -15,7 +15,7 @@ use crate::support::{
     schedule, waiting, Backend,
 };
 
-pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
+pub async fn reopen_keeps_everything<B: Backend>(backend: &B) {
     let m = message(A, "m", 10);
     let done = delivered(message(A, "d", 10), 1_000);
     let entry = dlq_entry(A, 10, 0, 1_000);
@@ -60,36 +60,40 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
                     Write::PutSchedule(s.clone()),
                 ]),
             ],
-        );
+        )
+        .await;
     }
     let store = backend.open();
-    assert_eq!(store.message(A, "m").expect("read"), Some(m));
-    assert_eq!(store.message(A, "d").expect("read"), Some(done));
+    assert_eq!(store.message(A, "m").await.expect("read"), Some(m));
+    assert_eq!(store.message(A, "d").await.expect("read"), Some(done));
     assert_eq!(
-        keys_of(&store.due(None, u64::MAX, 10).expect("due")),
+        keys_of(&store.due(None, u64::MAX, 10).await.expect("due")),
         vec!["m"]
     );
-    assert_eq!(store.pending_count().expect("count"), 1);
-    assert_eq!(store.dlq_entry(A, "10-0").expect("read"), Some(entry));
-    assert_eq!(all_logs(&store, A, Order::LatestFirst).len(), 1);
-    assert_eq!(store.keys(A).expect("keys"), Some(keys));
-    assert_eq!(store.groups(A).expect("groups"), vec![g]);
-    assert_eq!(store.queue(A, "q").expect("queue"), Some(q));
-    assert_eq!(store.message(A, "held").expect("read"), Some(held));
+    assert_eq!(store.pending_count().await.expect("count"), 1);
+    assert_eq!(store.dlq_entry(A, "10-0").await.expect("read"), Some(entry));
+    assert_eq!(all_logs(&store, A, Order::LatestFirst).await.len(), 1);
+    assert_eq!(store.keys(A).await.expect("keys"), Some(keys));
+    assert_eq!(store.groups(A).await.expect("groups"), vec![g]);
+    assert_eq!(store.queue(A, "q").await.expect("queue"), Some(q));
+    assert_eq!(store.message(A, "held").await.expect("read"), Some(held));
     assert_eq!(
-        store.queue_items(A, "q", 10).expect("items"),
+        store.queue_items(A, "q", 10).await.expect("items"),
         vec![(position(5, 0), "held".to_string())]
     );
     assert_eq!(
-        store.queues_with_items().expect("queues"),
+        store.queues_with_items().await.expect("queues"),
         vec![QueueRef::new(A, "q")]
     );
-    assert_eq!(store.flow_key(A, "fk").expect("key"), Some(fk));
-    assert_eq!(store.message(A, "w").expect("read"), Some(w));
-    assert_eq!(store.waiting_count(A, "fk", u64::MAX).expect("count"), 1);
-    assert_eq!(store.schedule(A, "s").expect("schedule"), Some(s));
+    assert_eq!(store.flow_key(A, "fk").await.expect("key"), Some(fk));
+    assert_eq!(store.message(A, "w").await.expect("read"), Some(w));
     assert_eq!(
-        store.due_schedules(u64::MAX, 10).expect("due"),
+        store.waiting_count(A, "fk", u64::MAX).await.expect("count"),
+        1
+    );
+    assert_eq!(store.schedule(A, "s").await.expect("schedule"), Some(s));
+    assert_eq!(
+        store.due_schedules(u64::MAX, 10).await.expect("due"),
         vec![(500, ScheduleRef::new(A, "s"))]
     );
     // The indexes work on: the queue and the wait-list let their messages through.
@@ -107,6 +111,7 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
                 now: 30,
             }]),
         ])
+        .await
         .expect("commit");
     assert_eq!(
         outcomes,
@@ -117,12 +122,12 @@ pub fn reopen_keeps_everything<B: Backend>(backend: &B) {
     );
     let dup = Unit::guarded(claim(A, "k", &["x"], 2_000), Vec::new());
     assert_eq!(
-        store.commit(vec![dup]).expect("commit"),
+        store.commit(vec![dup]).await.expect("commit"),
         vec![UnitOutcome::Rejected(Rejection::Duplicate(
             vec!["m".into()]
         ))]
     );
-    let stats = store.prune(1_000, 0, 100).expect("prune");
+    let stats = store.prune(1_000, 0, 100).await.expect("prune");
     assert_eq!(
         stats,
         PruneStats {
@@ -138,7 +143,7 @@ fn keys_of(due: &[DueKey]) -> Vec<&str> {
     due.iter().map(|k| k.message.id.as_str()).collect()
 }
 
-pub fn log_seq_is_monotonic_across_reopen<B: Backend>(backend: &B) {
+pub async fn log_seq_is_monotonic_across_reopen<B: Backend>(backend: &B) {
     let mut seen = Vec::new();
     for round in 0..3u64 {
         let store = backend.open();
@@ -148,8 +153,10 @@ pub fn log_seq_is_monotonic_across_reopen<B: Backend>(backend: &B) {
                 log(A, "m", LogState::Created, round),
                 log(A, "m", LogState::Active, round),
             ])],
-        );
+        )
+        .await;
         seen = all_logs(&store, A, Order::EarliestFirst)
+            .await
             .into_iter()
             .map(|e| e.seq)
             .collect();
@@ -159,14 +166,23 @@ pub fn log_seq_is_monotonic_across_reopen<B: Backend>(backend: &B) {
     // Pruning the newest entries does not let seq go back either.
     {
         let store = backend.open();
-        assert_eq!(store.prune(0, u64::MAX, 100).expect("prune").log_entries, 6);
+        assert_eq!(
+            store
+                .prune(0, u64::MAX, 100)
+                .await
+                .expect("prune")
+                .log_entries,
+            6
+        );
     }
     let store = backend.open();
     commit_all(
         &store,
         vec![append(vec![log(A, "m", LogState::Delivered, 9)])],
-    );
+    )
+    .await;
     let after: Vec<u64> = all_logs(&store, A, Order::EarliestFirst)
+        .await
         .into_iter()
         .map(|e| e.seq)
         .collect();

@@ -6,15 +6,18 @@ use depesha_store::{Guard, Rejection, Store, Taken, Unit, UnitOutcome, Write};
 use crate::common::{applied, made_due, A, B};
 use crate::support::{commit_all, message, schedule};
 
-fn due_ticks(store: &impl Store, until: u64, limit: usize) -> Vec<(u64, ScheduleRef)> {
-    store.due_schedules(until, limit).expect("due schedules")
+async fn due_ticks(store: &impl Store, until: u64, limit: usize) -> Vec<(u64, ScheduleRef)> {
+    store
+        .due_schedules(until, limit)
+        .await
+        .expect("due schedules")
 }
 
 fn tick(at: u64, user: &str, id: &str) -> (u64, ScheduleRef) {
     (at, ScheduleRef::new(user, id))
 }
 
-pub fn schedules_put_get_list_and_due_order(store: &impl Store) {
+pub async fn schedules_put_get_list_and_due_order(store: &impl Store) {
     let s1 = schedule(A, "s1", 300, false);
     let s2 = schedule(A, "s2", 100, false);
     let s3 = schedule(A, "s3", 200, true);
@@ -27,27 +30,37 @@ pub fn schedules_put_get_list_and_due_order(store: &impl Store) {
             Write::PutSchedule(s3.clone()),
             Write::PutSchedule(other.clone()),
         ])],
-    );
-    assert_eq!(store.schedule(A, "s1").expect("schedule"), Some(s1.clone()));
-    assert_eq!(store.schedule(A, "s9").expect("schedule"), None);
+    )
+    .await;
     assert_eq!(
-        store.schedules(A).expect("schedules"),
+        store.schedule(A, "s1").await.expect("schedule"),
+        Some(s1.clone())
+    );
+    assert_eq!(store.schedule(A, "s9").await.expect("schedule"), None);
+    assert_eq!(
+        store.schedules(A).await.expect("schedules"),
         vec![s1.clone(), s2.clone(), s3.clone()]
     );
-    assert_eq!(store.schedules(B).expect("schedules"), vec![other.clone()]);
+    assert_eq!(
+        store.schedules(B).await.expect("schedules"),
+        vec![other.clone()]
+    );
 
     // Earliest first (then user, id); paused ones are not due; `until` is inclusive.
     assert_eq!(
-        due_ticks(store, 299, 10),
+        due_ticks(store, 299, 10).await,
         vec![tick(100, A, "s2"), tick(100, B, "s1")]
     );
     assert_eq!(
-        due_ticks(store, u64::MAX, 10),
+        due_ticks(store, u64::MAX, 10).await,
         vec![tick(100, A, "s2"), tick(100, B, "s1"), tick(300, A, "s1")]
     );
-    assert_eq!(due_ticks(store, u64::MAX, 1), vec![tick(100, A, "s2")]);
-    assert_eq!(due_ticks(store, 99, 10), Vec::new());
-    assert_eq!(due_ticks(store, u64::MAX, 0), Vec::new());
+    assert_eq!(
+        due_ticks(store, u64::MAX, 1).await,
+        vec![tick(100, A, "s2")]
+    );
+    assert_eq!(due_ticks(store, 99, 10).await, Vec::new());
+    assert_eq!(due_ticks(store, u64::MAX, 0).await, Vec::new());
 
     // Resume s3, pause s1, move s2: the index follows.
     let mut resumed = s3;
@@ -64,12 +77,16 @@ pub fn schedules_put_get_list_and_due_order(store: &impl Store) {
             Write::PutSchedule(paused.clone()),
             Write::PutSchedule(moved.clone()),
         ])],
-    );
+    )
+    .await;
     assert_eq!(
-        due_ticks(store, u64::MAX, 10),
+        due_ticks(store, u64::MAX, 10).await,
         vec![tick(100, B, "s1"), tick(200, A, "s3"), tick(400, A, "s2")]
     );
-    assert_eq!(store.schedule(A, "s1").expect("schedule"), Some(paused));
+    assert_eq!(
+        store.schedule(A, "s1").await.expect("schedule"),
+        Some(paused)
+    );
 
     // Delete removes the record and its tick.
     commit_all(
@@ -88,11 +105,12 @@ pub fn schedules_put_get_list_and_due_order(store: &impl Store) {
                 id: "never".into(),
             },
         ])],
-    );
-    assert_eq!(store.schedule(A, "s2").expect("schedule"), None);
-    assert_eq!(store.schedules(A).expect("schedules"), vec![resumed]);
+    )
+    .await;
+    assert_eq!(store.schedule(A, "s2").await.expect("schedule"), None);
+    assert_eq!(store.schedules(A).await.expect("schedules"), vec![resumed]);
     assert_eq!(
-        due_ticks(store, u64::MAX, 10),
+        due_ticks(store, u64::MAX, 10).await,
         vec![tick(100, B, "s1"), tick(200, A, "s3")]
     );
 }
@@ -119,12 +137,13 @@ fn fire(s: &depesha_core::schedule::Schedule, message_id: &str) -> Unit {
     )
 }
 
-pub fn schedule_at_fires_each_tick_once(store: &impl Store) {
+pub async fn schedule_at_fires_each_tick_once(store: &impl Store) {
     let s = schedule(A, "s", 1_000, false);
-    commit_all(store, vec![Unit::new(vec![Write::PutSchedule(s.clone())])]);
+    commit_all(store, vec![Unit::new(vec![Write::PutSchedule(s.clone())])]).await;
     // Two schedulers race on one tick, in one commit and in a later one.
     let outcomes = store
         .commit(vec![fire(&s, "first"), fire(&s, "second")])
+        .await
         .expect("commit");
     assert_eq!(
         outcomes,
@@ -134,15 +153,22 @@ pub fn schedule_at_fires_each_tick_once(store: &impl Store) {
         ]
     );
     assert_eq!(
-        store.commit(vec![fire(&s, "third")]).expect("commit"),
+        store.commit(vec![fire(&s, "third")]).await.expect("commit"),
         vec![UnitOutcome::Rejected(Rejection::NotFound)]
     );
-    assert!(store.message(A, "first").expect("read").is_some());
-    assert_eq!(store.message(A, "second").expect("read"), None);
-    assert_eq!(store.message(A, "third").expect("read"), None);
-    let now = store.schedule(A, "s").expect("read").expect("present");
+    assert!(store.message(A, "first").await.expect("read").is_some());
+    assert_eq!(store.message(A, "second").await.expect("read"), None);
+    assert_eq!(store.message(A, "third").await.expect("read"), None);
+    let now = store
+        .schedule(A, "s")
+        .await
+        .expect("read")
+        .expect("present");
     assert_eq!(now.next_schedule_time, 61_000);
-    assert_eq!(due_ticks(store, u64::MAX, 10), vec![tick(61_000, A, "s")]);
+    assert_eq!(
+        due_ticks(store, u64::MAX, 10).await,
+        vec![tick(61_000, A, "s")]
+    );
 
     // The next tick holds; a paused, missing or other user's schedule does not.
     let mut paused = now.clone();
@@ -156,6 +182,7 @@ pub fn schedule_at_fires_each_tick_once(store: &impl Store) {
             Unit::new(vec![Write::PutSchedule(paused.clone())]),
             fire(&now, "paused"),
         ])
+        .await
         .expect("commit");
     assert_eq!(
         outcomes,
@@ -171,6 +198,7 @@ pub fn schedule_at_fires_each_tick_once(store: &impl Store) {
             Unit::new(vec![Write::PutSchedule(now.clone())]),
             fire(&now, "resumed"),
         ])
+        .await
         .expect("commit");
     assert_eq!(
         outcomes,

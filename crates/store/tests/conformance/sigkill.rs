@@ -14,7 +14,7 @@ const CHILD_ENV: &str = "DEPESHA_CONFORMANCE_SIGKILL_CHILD";
 const COMMITTED: &str = "committed ";
 
 /// The child side: commits batches forever, printing each id once its commit returned.
-pub fn sigkill_child<B: Backend>() {
+pub async fn sigkill_child<B: Backend>() {
     let Ok(location) = std::env::var(CHILD_ENV) else {
         return; // run as a normal test: nothing to do
     };
@@ -24,7 +24,7 @@ pub fn sigkill_child<B: Backend>() {
     for batch in 0u64.. {
         let ids: Vec<String> = (0..8).map(|i| format!("msg_{batch}_{i}")).collect();
         let units = ids.iter().map(|id| claimed_publish(A, id, batch)).collect();
-        store.commit(units).expect("child commit");
+        store.commit(units).await.expect("child commit");
         let mut out = stdout.lock();
         for id in &ids {
             let _ = writeln!(out, "{COMMITTED}{id}");
@@ -35,7 +35,7 @@ pub fn sigkill_child<B: Backend>() {
 
 /// The parent side: runs the child, kills it with SIGKILL mid-stream, reopens, and
 /// checks that every id the child reported as committed is there.
-pub fn sigkill_mid_stream_loses_nothing_committed<B: Backend>(backend: &B, child_test: &str) {
+pub async fn sigkill_mid_stream_loses_nothing_committed<B: Backend>(backend: &B, child_test: &str) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
@@ -78,27 +78,32 @@ pub fn sigkill_mid_stream_loses_nothing_committed<B: Backend>(backend: &B, child
         committed.len()
     );
     for id in &committed {
-        let m = store.message(A, id).expect("read after crash");
+        let m = store.message(A, id).await.expect("read after crash");
         assert!(m.is_some(), "{id} was acknowledged but is lost");
     }
     // The indexes agree with the data: every due key points at a pending message, and
     // the log holds at least one line per acknowledged message.
-    let due = store.due(None, u64::MAX, 100_000).expect("due");
+    let due = store.due(None, u64::MAX, 100_000).await.expect("due");
     assert!(due.len() >= committed.len());
-    assert_eq!(store.pending_count().expect("count"), due.len() as u64);
+    assert_eq!(
+        store.pending_count().await.expect("count"),
+        due.len() as u64
+    );
     for key in &due {
         let m = store
             .message(key.message.user.as_str(), key.message.id.as_str())
+            .await
             .expect("read")
             .expect("due key without message");
         assert_eq!(m.state, MessageState::Pending);
     }
-    assert!(all_logs(&store, A, Order::EarliestFirst).len() >= committed.len());
+    assert!(all_logs(&store, A, Order::EarliestFirst).await.len() >= committed.len());
     // And the store still takes writes, with seq moving forward.
-    let before = all_logs(&store, A, Order::LatestFirst)[0].seq;
+    let before = all_logs(&store, A, Order::LatestFirst).await[0].seq;
     commit_all(
         &store,
         vec![append(vec![log(A, "after", LogState::Created, 1)])],
-    );
-    assert!(all_logs(&store, A, Order::LatestFirst)[0].seq > before);
+    )
+    .await;
+    assert!(all_logs(&store, A, Order::LatestFirst).await[0].seq > before);
 }

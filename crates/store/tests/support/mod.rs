@@ -300,8 +300,8 @@ pub fn put(m: Message) -> Unit {
 }
 
 /// Commits and asserts every unit applied.
-pub fn commit_all(store: &impl Store, units: Vec<Unit>) -> Vec<UnitOutcome> {
-    let outcomes = store.commit(units).expect("commit");
+pub async fn commit_all(store: &impl Store, units: Vec<Unit>) -> Vec<UnitOutcome> {
+    let outcomes = store.commit(units).await.expect("commit");
     for outcome in &outcomes {
         assert!(
             matches!(outcome, UnitOutcome::Applied(_)),
