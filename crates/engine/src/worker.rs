@@ -386,6 +386,15 @@ pub(crate) async fn release_waiting(inner: &Arc<Inner>, user: &str, key: &str) {
             inner.flow.room_with(user, key, now, limits)
         }
     };
+    if room == 0 {
+        // Nothing may start, so the wait-list need not be read: when it is the rate
+        // period that holds the key back, look again when the period rolls over (one
+        // timer per key and period, whether or not anything waits by then).
+        if let Some(at) = inner.flow.wake_for_the_rest(user, key, 0) {
+            wake_at(inner.clone(), user.to_string(), key.to_string(), at);
+        }
+        return;
+    }
     // One more than may start tells whether some will still wait.
     let waiting = match inner
         .store
@@ -411,7 +420,7 @@ pub(crate) async fn release_waiting(inner: &Arc<Inner>, user: &str, key: &str) {
         }
     }
     if count == 0 {
-        return;
+        return; // nobody waits
     }
     let unit = Unit::new(vec![Write::ReleaseWaiting {
         user: user.to_string(),
