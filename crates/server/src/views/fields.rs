@@ -1,7 +1,8 @@
-//! The field groups a message and a schedule both show: what is sent (method,
-//! headers, body) and how it is delivered (timeout, retry delay, callbacks, caller,
-//! flow control, labels). One definition each, flattened into both views, so the two
-//! cannot drift apart. Redaction is applied here.
+//! The field groups several views show: which message went where (a message and its
+//! log lines), what is sent (method, headers, body) and how it is delivered (timeout,
+//! retry delay, callbacks, caller, flow control, labels; a message and a schedule).
+//! One definition each, flattened into the views, so they cannot drift apart.
+//! Redaction is applied here.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -11,6 +12,23 @@ use depesha_core::message::{redacted_headers, CallbackSpec};
 use depesha_core::redact::Redaction;
 use depesha_core::retry_delay::RetryDelay;
 use serde::Serialize;
+
+/// Which message, and where it goes: the same fields on a message and on each of
+/// its log lines.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressFields {
+    pub message_id: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<String>,
+}
 
 /// What a delivery sends.
 #[derive(Debug, Serialize)]

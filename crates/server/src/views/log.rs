@@ -6,26 +6,20 @@ use depesha_core::header_map::HeaderMap;
 use depesha_core::log::LogEntry;
 use serde::Serialize;
 
+use super::fields::AddressFields;
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogView {
     pub time: u64,
-    pub message_id: String,
+    #[serde(flatten)]
+    pub address: AddressFields,
     pub state: &'static str,
-    pub url: String,
     pub method: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_delivery_time: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub queue_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schedule_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<HeaderMap>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,16 +59,18 @@ impl LogView {
         let response = e.response.as_ref();
         LogView {
             time: e.time,
-            message_id: e.message_id.clone(),
+            address: AddressFields {
+                message_id: e.message_id.clone(),
+                url: e.url.clone(),
+                topic_name: e.topic_name.clone(),
+                endpoint_name: e.endpoint_name.clone(),
+                queue_name: e.queue_name.clone(),
+                schedule_id: e.schedule_id.clone(),
+            },
             state: e.state.as_str(),
-            url: e.url.clone(),
             method: e.method.clone(),
             error: e.error.clone(),
             next_delivery_time: e.next_delivery_time,
-            topic_name: e.topic_name.clone(),
-            endpoint_name: e.endpoint_name.clone(),
-            queue_name: e.queue_name.clone(),
-            schedule_id: e.schedule_id.clone(),
             header: e.header.clone(),
             body: e.body.as_ref().map(|b| STANDARD.encode(b)),
             response_status: response.map(|r| r.status),

@@ -3,21 +3,13 @@
 use depesha_core::message::Message;
 use serde::Serialize;
 
-use super::fields::{ContentFields, Delivery, DeliveryFields};
+use super::fields::{AddressFields, ContentFields, Delivery, DeliveryFields};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
-    pub message_id: String,
-    pub url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub queue_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schedule_id: Option<String>,
+    #[serde(flatten)]
+    pub address: AddressFields,
     #[serde(flatten)]
     pub content: ContentFields,
     #[serde(flatten)]
@@ -32,12 +24,14 @@ pub struct MessageView {
 impl MessageView {
     pub fn of(m: &Message) -> Self {
         MessageView {
-            message_id: m.id.clone(),
-            url: m.url.clone(),
-            topic_name: m.topic_name.clone(),
-            endpoint_name: m.endpoint_name.clone(),
-            queue_name: m.queue_name.clone(),
-            schedule_id: m.schedule_id.clone(),
+            address: AddressFields {
+                message_id: m.id.clone(),
+                url: m.url.clone(),
+                topic_name: m.topic_name.clone(),
+                endpoint_name: m.endpoint_name.clone(),
+                queue_name: m.queue_name.clone(),
+                schedule_id: m.schedule_id.clone(),
+            },
             content: ContentFields::of(&m.method, &m.headers, &m.body, &m.redaction),
             delivery: DeliveryFields::of(Delivery {
                 timeout_ms: m.timeout_ms,
